@@ -1,0 +1,101 @@
+// Generated from crates/ipc by `make bindings`. Do not edit: a test fails when stale.
+
+export type IpcError = { code: string, params: { [key in string]: string }, };
+
+export type Language = "fr" | "nl" | "en" | "de";
+
+export type LanguageInfo = { code: Language, endonym: string, };
+
+export type AppInfo = { version: string, languages: Array<LanguageInfo>, 
+/**
+ * The language the window opens in.
+ */
+default_language: Language, 
+/**
+ * Seconds without interaction before the resident's data is wiped and
+ * the window returns to welcome; a countdown shows for the last
+ * `idle_warning_seconds`.
+ */
+idle_seconds: number, idle_warning_seconds: number, };
+
+export type Channel = "eid" | "manual" | "none";
+
+export type AgeBand = "under_18" | "18_29" | "30_44" | "45_64" | "65_74" | "75_plus" | "unknown";
+
+export type Code = string;
+
+export type VisitRecord = { procedure: Code, outcome: Code, language: Language, channel: Channel, age_band: AgeBand, residence: string, };
+
+export type ReaderState = "starting" | "service_unavailable" | "no_reader" | "insert_card" | "reading" | "read" | "not_eid" | "removed_too_early" | "read_failed";
+
+export type KioskView = { language: Language, reader: ReaderState, 
+/**
+ * The resident's first given name while their card is in, to greet them.
+ */
+greeting: string | null, screen: Screen, 
+/**
+ * Procedures refused because their file is broken, for the steward
+ * ("file:line: problem"); residents never see these.
+ */
+flow_problems: Array<string>, };
+
+export type Screen = { "kind": "welcome" } | { "kind": "procedures", procedures: Array<ProcedureView>, } | { "kind": "journey", view: View, } | { "kind": "take_card" };
+
+export type Command = { "type": "set_language", language: Language, } | { "type": "show_procedures" } | { "type": "start_procedure", procedure: string, } | { "type": "journey", event: Event, } | { "type": "home", reason: AbandonReason, };
+
+export type ProcedureView = { id: string, title: string, summary: string, pictogram: string, };
+
+export type View = { procedure: string, procedure_title: string, language: Language, step: string, kind: ViewKind, title: string, 
+/**
+ * Paragraphs (the flow separates them with a blank line).
+ */
+body: Array<string>, pictogram: string, options: Array<ViewOption>, identify: IdentifyView | null, 
+/**
+ * Formatted as on the card (`85.07.30-033.28`), and only on a step that
+ * shows it: every other view leaves it out.
+ */
+national_number: string | null, postcode: string | null, nearby: Array<SiteView> | null, 
+/**
+ * On the end step: the outcome code that will be counted.
+ */
+outcome: string | null, error: ViewError | null, can_go_back: boolean, 
+/**
+ * The steward can undo the last answer (choice, tick, identification).
+ */
+can_undo: boolean, progress: Progress, };
+
+export type ViewKind = "info" | "check" | "choice" | "identify" | "end";
+
+export type ViewOption = { id: string, label: string, pictogram: string | null, };
+
+export type Progress = { 
+/**
+ * 1-based: "step `step` of `of`".
+ */
+step: number, 
+/**
+ * The longest way left from here, so it never shrinks backwards.
+ */
+of: number, };
+
+export type IdentifyView = { 
+/**
+ * The steward may type instead of reading the card.
+ */
+manual_entry: boolean, asks_number: boolean, asks_postcode: boolean, };
+
+export type ErrorCode = "number_length" | "number_not_digits" | "number_check_digits" | "number_impossible_date" | "postcode_format" | "card_no_number" | "card_no_postcode";
+
+export type ViewError = { code: ErrorCode, params: { [key in string]: string }, 
+/**
+ * Already in the journey's language.
+ */
+message: string, };
+
+export type Nearness = "own" | "neighbouring" | "other";
+
+export type SiteView = { id: string, name: string, addresses: Array<string>, postcode: string, municipality: string, phone: string | null, nearness: Nearness, };
+
+export type Event = { "type": "next" } | { "type": "tick" } | { "type": "choose", option: string, } | { "type": "manual", number: string, postcode: string, } | { "type": "back" } | { "type": "undo" } | { "type": "restart" } | { "type": "finish" } | { "type": "language", language: Language, } | { "type": "abandon", reason: AbandonReason, };
+
+export type AbandonReason = "idle" | "card_removed" | "quit";
