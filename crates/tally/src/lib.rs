@@ -1,0 +1,23 @@
+//! Anonymous visit tallies: counts, not people.
+//!
+//! The kiosk's one record of its visits is a PN-counter replica per tally
+//! cell ([`dps_model::CellKey`] → [`dps_model::PnCount`]) in a sled store.
+//! Nothing here can hold a name, a number, a birth date or an address: the
+//! only input is a [`dps_model::VisitRecord`], which is made of bands and codes.
+//!
+//! Durability: [`TallyStore::record`] returns only after the commit is
+//! flushed by sled AND its log file is fdatasynced (sled's own flush ends in
+//! `sync_file_range`, which does not survive a power cut).
+
+mod error;
+mod pin;
+pub mod simulate;
+mod store;
+mod types;
+
+pub use error::{Result, TallyError};
+pub use store::{
+    brussels_day, OpenStatus, Opened, TallyStore, QUARANTINE_DIR, SETTING_DEVICE_ID,
+    SETTING_HUB_URL, SETTING_STEWARD_LANGUAGE, SETTING_TOKEN, STORE_DIR,
+};
+pub use types::{CellTotal, ProcedureOutcome, Session, Site, Summary, UndoReceipt, VisitReceipt};
