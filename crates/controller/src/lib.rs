@@ -1,0 +1,370 @@
+//! The kiosk's screens as a pure state machine: window commands and card
+//! events in, a [`KioskView`] (everything the window shows) and at most one
+//! [`VisitRecord`] out. The Tauri shell only forwards inputs and renders the
+//! view; this crate is where "card pulled → data gone, back to welcome" and
+//! "a finished journey is counted once" are decided, and tested without a
+//! window.
+//!
+//! Personal data held here: the card's national number, birth date, postcode
+//! and first given name, in zeroize-on-drop types, from "card read" until the
+//! card leaves the reader, the journey ends, or the window goes idle.
+//! Only two pieces ever reach the window: the first given name (the
+//! greeting) and what a flow step explicitly shows.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use zeroize::Zeroizing;
+
+use dps_directory::Directory;
+use dps_flow::{
+    AbandonReason, After, Event, Flow, Identity, Input, Journey, ProcedureView, View, ViewKind,
+    World,
+};
+use dps_model::{Language, VisitRecord};
+use dps_person::{NationalNumber, PartialDate, SecretString};
+
+/// The reader's state, always visible in the window's status bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ReaderState {
+    /// Not known yet (the watcher has not reported).
+    Starting,
+    ServiceUnavailable,
+    NoReader,
+    InsertCard,
+    Reading,
+    Read,
+    NotEid,
+    RemovedTooEarly,
+    ReadFailed,
+}
+
+/// What the window shows in the middle of the screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Screen {
+    Welcome,
+    Procedures {
+        procedures: Vec<ProcedureView>,
+    },
+    Journey {
+        view: Box<View>,
+    },
+    /// The journey is over and a card is still in the reader.
+    TakeCard,
+}
+
+/// Everything the window shows, after every input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct KioskView {
+    pub language: Language,
+    pub reader: ReaderState,
+    /// The resident's first given name while their card is in, to greet them.
+    pub greeting: Option<String>,
+    pub screen: Screen,
+    /// Procedures refused because their file is broken, for the steward
+    /// ("file:line: problem"); residents never see these.
+    pub flow_problems: Vec<String>,
+}
+
+/// What the window asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    SetLanguage {
+        language: Language,
+    },
+    /// "Start" on the welcome screen.
+    ShowProcedures,
+    StartProcedure {
+        procedure: String,
+    },
+    Journey {
+        event: Event,
+    },
+    /// Back to welcome: the idle timeout or the steward. Abandons a journey.
+    Home {
+        reason: AbandonReason,
+    },
+}
+
+/// The card in the reader, as far as a journey may need it.
+struct HeldCard {
+    number: Option<SecretString>,
+    birth: Option<Zeroizing<PartialDate>>,
+    postcode: Option<SecretString>,
+    first_name: Option<SecretString>,
+}
+
+impl HeldCard {
+    fn identity(&self) -> Identity {
+        Identity {
+            national_number: self
+                .number
+                .as_ref()
+                .and_then(|n| NationalNumber::parse_unchecked(n.expose()).ok()),
+            birth_date: self.birth.clone(),
+            postcode: self.postcode.clone(),
+        }
+    }
+}
+
+pub struct Kiosk {
+    flows: Vec<Flow>,
+    flow_problems: Vec<String>,
+    directory: Directory,
+    language: Language,
+    reader: ReaderState,
+    readers: Vec<String>,
+    card: Option<HeldCard>,
+    screen: State,
+}
+
+enum State {
+    Welcome,
+    Procedures,
+    Journey {
+        flow: usize,
+        journey: Journey,
+        view: Box<View>,
+    },
+    TakeCard,
+}
+
+impl Kiosk {
+    pub fn new(flows: Vec<Flow>, flow_problems: Vec<String>, directory: Directory) -> Kiosk {
+        Kiosk {
+            flows,
+            flow_problems,
+            directory,
+            language: Language::Fr,
+            reader: ReaderState::Starting,
+            readers: Vec::new(),
+            card: None,
+            screen: State::Welcome,
+        }
+    }
+
+    pub fn view(&self) -> KioskView {
+        let screen = match &self.screen {
+            State::Welcome => Screen::Welcome,
+            State::Procedures => Screen::Procedures {
+                procedures: ProcedureView::list(&self.flows, self.language),
+            },
+            State::Journey { view, .. } => Screen::Journey { view: view.clone() },
+            State::TakeCard => Screen::TakeCard,
+        };
+        KioskView {
+            language: self.language,
+            reader: self.reader,
+            greeting: self
+                .card
+                .as_ref()
+                .and_then(|c| c.first_name.as_ref())
+                .map(|n| n.expose().to_owned()),
+            screen,
+            flow_problems: self.flow_problems.clone(),
+        }
+    }
+
+    /// Whether a resident's journey is on screen (sync waits until it is not).
+    pub fn in_journey(&self) -> bool {
+        matches!(self.screen, State::Journey { .. })
+    }
+
+    fn world(&self, today: NaiveDate) -> World<'_> {
+        World {
+            today,
+            directory: &self.directory,
+        }
+    }
+
+    /// A window command. Returns the visit to count, if one ended.
+    pub fn command(&mut self, cmd: Command, today: NaiveDate) -> Option<VisitRecord> {
+        match cmd {
+            Command::SetLanguage { language } => {
+                self.language = language;
+                if matches!(self.screen, State::Journey { .. }) {
+                    return self.journey_input(Input::Event(Event::Language { language }), today);
+                }
+                None
+            }
+            Command::ShowProcedures => {
+                if !matches!(self.screen, State::Journey { .. }) {
+                    self.screen = State::Procedures;
+                }
+                None
+            }
+            Command::StartProcedure { procedure } => {
+                let index = self.flows.iter().position(|f| f.id.as_str() == procedure)?;
+                if matches!(self.screen, State::Journey { .. }) {
+                    return None;
+                }
+                let (journey, view) =
+                    dps_flow::start(&self.flows[index], self.language, &self.world(today));
+                self.screen = State::Journey {
+                    flow: index,
+                    journey,
+                    view: Box::new(view),
+                };
+                self.feed_card_if_identifying(None, today)
+            }
+            Command::Journey { event } => self.journey_input(Input::Event(event), today),
+            Command::Home { reason } => {
+                let visit = if matches!(self.screen, State::Journey { .. }) {
+                    self.journey_input(Input::Event(Event::Abandon { reason }), today)
+                } else {
+                    None
+                };
+                // Idle or the steward sending everyone home: nothing of the
+                // resident stays, even if their card is still in.
+                self.card = None;
+                self.screen = State::Welcome;
+                visit
+            }
+        }
+    }
+
+    fn journey_input(&mut self, input: Input, today: NaiveDate) -> Option<VisitRecord> {
+        let State::Journey {
+            flow,
+            journey,
+            view,
+        } = std::mem::replace(&mut self.screen, State::Welcome)
+        else {
+            return None;
+        };
+        let before = view.step.clone();
+        match dps_flow::step(
+            &self.flows[flow],
+            journey,
+            input,
+            &World {
+                today,
+                directory: &self.directory,
+            },
+        ) {
+            After::Continue(journey, view) => {
+                self.screen = State::Journey {
+                    flow,
+                    journey,
+                    view,
+                };
+                self.feed_card_if_identifying(Some(before), today)
+            }
+            After::Ended(visit) => {
+                self.screen = if self.card.is_some() {
+                    State::TakeCard
+                } else {
+                    State::Welcome
+                };
+                visit
+            }
+        }
+    }
+
+    /// A card already in the reader identifies the resident as soon as an
+    /// identify step is shown (once per arrival on the step, so a refused
+    /// card shows its message instead of looping).
+    fn feed_card_if_identifying(
+        &mut self,
+        came_from: Option<String>,
+        today: NaiveDate,
+    ) -> Option<VisitRecord> {
+        let State::Journey { view, .. } = &self.screen else {
+            return None;
+        };
+        if view.kind != ViewKind::Identify || came_from.as_deref() == Some(view.step.as_str()) {
+            return None;
+        }
+        let identity = self.card.as_ref()?.identity();
+        self.journey_input(Input::Card(identity), today)
+    }
+
+    /// A card watcher event.
+    pub fn card_event(&mut self, event: dps_eid::Event, today: NaiveDate) -> Option<VisitRecord> {
+        use dps_eid::Event as E;
+        match event {
+            E::ServiceUnavailable { .. } => {
+                self.readers.clear();
+                self.reader = ReaderState::ServiceUnavailable;
+                self.card_gone(today)
+            }
+            E::ReaderAdded { reader } => {
+                if !self.readers.contains(&reader) {
+                    self.readers.push(reader);
+                }
+                if matches!(
+                    self.reader,
+                    ReaderState::Starting | ReaderState::NoReader | ReaderState::ServiceUnavailable
+                ) {
+                    self.reader = ReaderState::InsertCard;
+                }
+                None
+            }
+            E::ReaderRemoved { reader } => {
+                self.readers.retain(|r| r != &reader);
+                if self.readers.is_empty() {
+                    self.reader = ReaderState::NoReader;
+                    return self.card_gone(today);
+                }
+                None
+            }
+            E::CardInserted { .. } => {
+                self.reader = ReaderState::Reading;
+                None
+            }
+            E::CardRead { data, .. } => {
+                self.reader = ReaderState::Read;
+                self.card = Some(HeldCard {
+                    first_name: data.first_given_name().map(SecretString::from),
+                    number: data.national_number.clone(),
+                    birth: data.birth_date.map(Zeroizing::new),
+                    postcode: data.address.as_ref().and_then(|a| a.postcode.clone()),
+                });
+                // `data` (the whole card) is dropped, and zeroized, here.
+                drop(data);
+                self.feed_card_if_identifying(None, today)
+            }
+            E::CardError { kind, .. } => {
+                self.reader = match kind {
+                    dps_eid::CardErrorKind::NotEid => ReaderState::NotEid,
+                    dps_eid::CardErrorKind::RemovedTooEarly => ReaderState::RemovedTooEarly,
+                    dps_eid::CardErrorKind::ReadFailed => ReaderState::ReadFailed,
+                };
+                None
+            }
+            E::CardRemoved { .. } => {
+                // A failed read keeps saying why until the next card.
+                if matches!(self.reader, ReaderState::Read | ReaderState::Reading) {
+                    self.reader = ReaderState::InsertCard;
+                }
+                self.card_gone(today)
+            }
+        }
+    }
+
+    /// The card left: its data goes, and a journey that used or awaited it
+    /// ends (counted as abandoned if it had started, by the flow's rules).
+    fn card_gone(&mut self, today: NaiveDate) -> Option<VisitRecord> {
+        let had_card = self.card.take().is_some();
+        match self.screen {
+            State::Journey { .. } if had_card => {
+                let visit = self.journey_input(
+                    Input::Event(Event::Abandon {
+                        reason: AbandonReason::CardRemoved,
+                    }),
+                    today,
+                );
+                self.screen = State::Welcome;
+                visit
+            }
+            State::TakeCard => {
+                self.screen = State::Welcome;
+                None
+            }
+            _ => None,
+        }
+    }
+}

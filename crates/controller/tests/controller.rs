@@ -1,0 +1,284 @@
+//! The kiosk's screen logic, driven as the window and the card watcher would.
+
+use chrono::NaiveDate;
+use dps_controller::{Command, Kiosk, ReaderState, Screen};
+use dps_eid::{CardAddress, CardData, Event as CardEvent, SignatureStatus};
+use dps_flow::{AbandonReason, Event};
+use dps_model::Language;
+use dps_person::PartialDate;
+use expect_test::expect;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+fn kiosk() -> Kiosk {
+    let assets = dps_directory::assets_dir();
+    let (flows_dir, pictos) = dps_flow::loader::dirs(&assets);
+    let loaded = dps_flow::load_dir(&flows_dir, &pictos);
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let directory = dps_directory::Directory::bundled().unwrap();
+    Kiosk::new(loaded.flows, vec![], directory)
+}
+
+fn card(birth_year: u16, postcode: &str) -> CardEvent {
+    CardEvent::CardRead {
+        reader: "vpcd 0".into(),
+        warnings: vec![],
+        data: Box::new(CardData {
+            reader: "vpcd 0".into(),
+            applet: "1.8".into(),
+            card_number: Some("592123456789".into()),
+            document_type: Some("1".into()),
+            valid_from: None,
+            valid_until: None,
+            issuing_municipality: None,
+            national_number: Some("85073003328".into()),
+            surname: Some("Dupont-Müller".into()),
+            given_names: Some("Zoë Anne".into()),
+            third_initial: None,
+            nationality: Some("Belge".into()),
+            birth_place: None,
+            birth_date: Some(PartialDate {
+                year: birth_year,
+                month: Some(7),
+                day: Some(30),
+            }),
+            sex: None,
+            address: Some(CardAddress {
+                street: Some("Rue Test 1".into()),
+                postcode: Some(postcode.into()),
+                municipality: Some("Schaerbeek".into()),
+            }),
+            signature: SignatureStatus::Valid,
+        }),
+    }
+}
+
+/// One line per screen: what the window would show.
+fn line(k: &Kiosk) -> String {
+    let v = k.view();
+    let screen = match &v.screen {
+        Screen::Welcome => "welcome".to_owned(),
+        Screen::Procedures { procedures } => format!(
+            "procedures [{}]",
+            procedures
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Screen::Journey { view } => format!(
+            "{}:{} {:?}{}",
+            view.procedure,
+            view.step,
+            view.kind,
+            view.national_number
+                .as_deref()
+                .map(|n| format!(" nn={n}"))
+                .unwrap_or_default()
+        ),
+        Screen::TakeCard => "take-card".to_owned(),
+    };
+    format!("{:?} greet={:?} {screen}", v.reader, v.greeting)
+}
+
+/// Walks a journey to its end by taking the first option / next / tick,
+/// recording every screen.
+fn walk(k: &mut Kiosk, log: &mut Vec<String>) -> Option<dps_model::VisitRecord> {
+    for _ in 0..40 {
+        log.push(line(k));
+        let Screen::Journey { view } = k.view().screen else {
+            return None;
+        };
+        let event = match view.kind {
+            dps_flow::ViewKind::Info => Event::Next,
+            dps_flow::ViewKind::Check => Event::Tick,
+            dps_flow::ViewKind::Choice => Event::Choose {
+                option: view.options[0].id.clone(),
+            },
+            dps_flow::ViewKind::End => Event::Finish,
+            dps_flow::ViewKind::Identify => return None,
+        };
+        if let Some(v) = k.command(Command::Journey { event }, today()) {
+            log.push(line(k));
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn reader_ready(k: &mut Kiosk) {
+    k.card_event(
+        CardEvent::ReaderAdded {
+            reader: "vpcd 0".into(),
+        },
+        today(),
+    );
+}
+
+#[test]
+fn card_first_then_bruvax_to_the_end_counts_one_visit_and_asks_for_the_card() {
+    let mut k = kiosk();
+    let mut log = vec![line(&k)];
+    reader_ready(&mut k);
+    log.push(line(&k));
+    k.card_event(
+        CardEvent::CardInserted {
+            reader: "vpcd 0".into(),
+        },
+        today(),
+    );
+    log.push(line(&k));
+    k.card_event(card(1985, "1030"), today());
+    log.push(line(&k));
+    k.command(Command::ShowProcedures, today());
+    log.push(line(&k));
+    k.command(
+        Command::StartProcedure {
+            procedure: "bruvax-registration".into(),
+        },
+        today(),
+    );
+    let visit = walk(&mut k, &mut log).expect("a visit");
+    log.push(format!("visit: {}", serde_json::to_string(&visit).unwrap()));
+    k.card_event(
+        CardEvent::CardRemoved {
+            reader: "vpcd 0".into(),
+        },
+        today(),
+    );
+    log.push(line(&k));
+    expect![[r#"
+        Starting greet=None welcome
+        InsertCard greet=None welcome
+        Reading greet=None welcome
+        Read greet=Some("Zoë") welcome
+        Read greet=Some("Zoë") procedures [bruvax-registration, bruvax-waiting-list, find-dps, other-help]
+        Read greet=Some("Zoë") bruvax-registration:open-site Check
+        Read greet=Some("Zoë") bruvax-registration:type-number Check nn=85.07.30-033.28
+        Read greet=Some("Zoë") bruvax-registration:type-postcode Check
+        Read greet=Some("Zoë") bruvax-registration:choose-centre Check
+        Read greet=Some("Zoë") bruvax-registration:choose-slot Check
+        Read greet=Some("Zoë") bruvax-registration:confirmation Choice
+        Read greet=Some("Zoë") bruvax-registration:confirm-sms Check
+        Read greet=Some("Zoë") bruvax-registration:booked-check Choice
+        Read greet=Some("Zoë") bruvax-registration:booked End
+        Read greet=Some("Zoë") take-card
+        visit: {"procedure":"bruvax-registration","outcome":"appointment_booked","language":"fr","channel":"eid","age_band":"30_44","residence":"schaerbeek"}
+        InsertCard greet=None welcome
+    "#]]
+    .assert_eq(&(log.join("\n") + "\n"));
+}
+
+#[test]
+fn pulling_the_card_mid_journey_wipes_it_and_counts_an_abandoned_visit() {
+    let mut k = kiosk();
+    reader_ready(&mut k);
+    k.command(Command::ShowProcedures, today());
+    k.command(
+        Command::StartProcedure {
+            procedure: "bruvax-registration".into(),
+        },
+        today(),
+    );
+    let mut log = vec![line(&k)];
+    k.card_event(card(1950, "1210"), today());
+    log.push(line(&k));
+    let visit = k.card_event(
+        CardEvent::CardRemoved {
+            reader: "vpcd 0".into(),
+        },
+        today(),
+    );
+    log.push(line(&k));
+    log.push(format!("visit: {}", serde_json::to_string(&visit).unwrap()));
+    expect![[r#"
+        InsertCard greet=None bruvax-registration:identify Identify
+        Read greet=Some("Zoë") bruvax-registration:open-site Check
+        InsertCard greet=None welcome
+        visit: {"procedure":"bruvax-registration","outcome":"abandoned","language":"fr","channel":"eid","age_band":"75_plus","residence":"saint-josse-ten-noode"}
+    "#]]
+    .assert_eq(&(log.join("\n") + "\n"));
+}
+
+#[test]
+fn idle_sends_everyone_home_and_forgets_the_card() {
+    let mut k = kiosk();
+    reader_ready(&mut k);
+    k.card_event(card(1990, "1080"), today());
+    k.command(
+        Command::SetLanguage {
+            language: Language::Nl,
+        },
+        today(),
+    );
+    k.command(Command::ShowProcedures, today());
+    k.command(
+        Command::StartProcedure {
+            procedure: "find-dps".into(),
+        },
+        today(),
+    );
+    let before = line(&k);
+    let visit = k.command(
+        Command::Home {
+            reason: AbandonReason::Idle,
+        },
+        today(),
+    );
+    let v = k.view();
+    assert_eq!(v.greeting, None);
+    assert_eq!(v.screen, Screen::Welcome);
+    assert_eq!(v.language, Language::Nl);
+    expect![[r#"
+        Read greet=Some("Zoë") find-dps:list End
+        {"procedure":"find-dps","outcome":"referred","language":"nl","channel":"eid","age_band":"30_44","residence":"molenbeek-saint-jean"}"#]].assert_eq(&format!("{before}\n{}", serde_json::to_string(&visit).unwrap()));
+}
+
+#[test]
+fn reader_states_follow_the_watcher() {
+    let mut k = kiosk();
+    let mut states = vec![k.view().reader];
+    let events = vec![
+        CardEvent::ServiceUnavailable {
+            message: "down".into(),
+        },
+        CardEvent::ReaderAdded { reader: "a".into() },
+        CardEvent::CardInserted { reader: "a".into() },
+        CardEvent::CardError {
+            reader: "a".into(),
+            kind: dps_eid::CardErrorKind::NotEid,
+            message: String::new(),
+        },
+        CardEvent::CardRemoved { reader: "a".into() },
+        CardEvent::CardInserted { reader: "a".into() },
+        CardEvent::CardError {
+            reader: "a".into(),
+            kind: dps_eid::CardErrorKind::RemovedTooEarly,
+            message: String::new(),
+        },
+        CardEvent::CardRemoved { reader: "a".into() },
+        CardEvent::ReaderRemoved { reader: "a".into() },
+    ];
+    for e in events {
+        k.card_event(e, today());
+        states.push(k.view().reader);
+    }
+    use ReaderState::*;
+    assert_eq!(
+        states,
+        vec![
+            Starting,
+            ServiceUnavailable,
+            InsertCard,
+            Reading,
+            NotEid,
+            NotEid,
+            Reading,
+            RemovedTooEarly,
+            RemovedTooEarly,
+            NoReader
+        ]
+    );
+}
