@@ -1,0 +1,856 @@
+//! The storage contract: the SAME cases run against the embedded sled store
+//! (always) and against `PgStore` on a throw-away PostgreSQL cluster (when
+//! `DPS_TEST_PG=1`; otherwise that half says it was skipped).
+//!
+//! Each case gets a [`Backend`]: a fresh, empty store it can open handles on.
+//! For sled, a second handle is a clone of the same database (sled is one
+//! process's store); for PostgreSQL it is a separate `PgStore` with its own
+//! connection pool on the same database, as a second hub process would be.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Barrier};
+
+use chrono::{DateTime, Duration, Utc};
+use dps_hub::secret::code_hash;
+use dps_hub::store::{totals, Device, PendingEnrolment, Store, StoreError};
+use dps_hub::SledStore;
+use dps_hub_pg::testing::{synth, TempCluster};
+use dps_hub_pg::{migrations, PgError, PgStore};
+use dps_model::{AgeBand, CellKey, Channel, Code, Language, PnCount, ReplicaId};
+use dps_sync::wire::{PushRequest, WireCell, PROTOCOL_VERSION};
+
+trait Backend: Sync {
+    /// Another handle on the same (initially empty) store.
+    fn open(&self) -> Arc<dyn Store>;
+}
+
+struct Sled {
+    _dir: tempfile::TempDir,
+    store: SledStore,
+}
+
+impl Sled {
+    fn new() -> Sled {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        Sled { _dir: dir, store }
+    }
+}
+
+impl Backend for Sled {
+    fn open(&self) -> Arc<dyn Store> {
+        Arc::new(self.store.clone())
+    }
+}
+
+struct Pg {
+    url: String,
+}
+
+impl Backend for Pg {
+    fn open(&self) -> Arc<dyn Store> {
+        Arc::new(PgStore::connect(&self.url).unwrap())
+    }
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn site(s: &str) -> Code {
+    Code::new(s).unwrap()
+}
+
+/// A device as the hub's enrol handler builds it before redeeming.
+fn candidate(id: &str, now: DateTime<Utc>) -> Device {
+    Device {
+        id: id.into(),
+        site: site("unknown"),
+        token_hash: format!("hash-of-{id}"),
+        enrolled: now,
+        last_sync: None,
+        clock_skew_secs: None,
+        pending: None,
+        revoked: None,
+    }
+}
+
+/// Enrol device `id` at `site_id` through a one-time code.
+fn enrolled(s: &dyn Store, id: &str, site_id: &str) -> Device {
+    let now = t("2026-03-01T09:00:00Z");
+    let code = format!("code-for-{id}");
+    s.add_enrolment(
+        &code_hash(&code),
+        &PendingEnrolment {
+            site: site(site_id),
+            expires: now + Duration::hours(1),
+        },
+    )
+    .unwrap();
+    s.redeem(&code_hash(&code), now, candidate(id, now))
+        .unwrap()
+        .unwrap()
+}
+
+fn replica(device: &str, inc: &str) -> ReplicaId {
+    ReplicaId {
+        device: device.into(),
+        incarnation: inc.into(),
+    }
+}
+
+fn push(r: &ReplicaId, after: u64, upto: u64, cells: &[(CellKey, PnCount)]) -> PushRequest {
+    PushRequest {
+        v: PROTOCOL_VERSION,
+        replica: r.clone(),
+        after,
+        upto,
+        cells: cells
+            .iter()
+            .map(|(k, c)| WireCell::new(k.clone(), *c))
+            .collect(),
+        kiosk_time: t("2026-03-01T10:00:00Z"),
+        pending: 0,
+    }
+}
+
+fn pn(inc: u64, ret: u64) -> PnCount {
+    PnCount { inc, ret }
+}
+
+fn stored_cells(s: &dyn Store) -> BTreeMap<(ReplicaId, CellKey), PnCount> {
+    s.cells()
+        .unwrap()
+        .into_iter()
+        .map(|(r, k, c)| ((r, k), c))
+        .collect()
+}
+
+/// What a store must hold after synthetic replicas of `devices` with `n` cells each.
+fn synth_totals(devices: usize, n: usize) -> BTreeMap<CellKey, u64> {
+    let mut t = BTreeMap::new();
+    for _ in 0..devices {
+        for i in 0..n {
+            let net = synth::count(i).net();
+            *t.entry(synth::cell(i)).or_insert(0) += net;
+        }
+    }
+    t.retain(|_, v| *v > 0);
+    t
+}
+
+fn nonzero(mut t: BTreeMap<CellKey, u64>) -> BTreeMap<CellKey, u64> {
+    t.retain(|_, v| *v > 0);
+    t
+}
+
+/// A deterministic permutation (no RNG dependency; Fisher-Yates over an LCG).
+fn shuffled<T>(mut v: Vec<T>, seed: u64) -> Vec<T> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for i in (1..v.len()).rev() {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        v.swap(i, ((x >> 33) % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+// ---- the cases ----
+
+fn enrolment_works_once(b: &dyn Backend) {
+    let s = b.open();
+    let now = t("2026-03-01T09:00:00Z");
+    let h = code_hash("ABCD-EFGH");
+    s.add_enrolment(
+        &h,
+        &PendingEnrolment {
+            site: site("dps-molenbeek-1"),
+            expires: now + Duration::hours(24),
+        },
+    )
+    .unwrap();
+    let d = s
+        .redeem(&h, now, candidate("dev-1", now))
+        .unwrap()
+        .expect("first redeem works");
+    assert_eq!(
+        d.site,
+        site("dps-molenbeek-1"),
+        "the device gets the code's site"
+    );
+    assert_eq!(s.device("dev-1").unwrap(), Some(d.clone()));
+    assert_eq!(
+        s.redeem(&h, now, candidate("dev-2", now)).unwrap(),
+        None,
+        "a code works once"
+    );
+    assert_eq!(s.device("dev-2").unwrap(), None);
+    assert_eq!(
+        s.redeem(&code_hash("never-issued"), now, candidate("dev-3", now))
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.devices().unwrap(), vec![d]);
+}
+
+fn a_redeemed_device_reads_back_exactly(b: &dyn Backend) {
+    let s = b.open();
+    // A clock with nanoseconds, as `Utc::now()` has.
+    let now = t("2026-03-01T09:00:00.123456789Z");
+    let h = code_hash("NANO");
+    s.add_enrolment(
+        &h,
+        &PendingEnrolment {
+            site: site("bus-2"),
+            expires: now + Duration::hours(1),
+        },
+    )
+    .unwrap();
+    let d = s.redeem(&h, now, candidate("dev-n", now)).unwrap().unwrap();
+    assert_eq!(s.device("dev-n").unwrap(), Some(d));
+}
+
+fn expired_codes_are_refused_and_gone(b: &dyn Backend) {
+    let s = b.open();
+    let made = t("2026-03-01T09:00:00Z");
+    let expires = made + Duration::hours(1);
+    let (h1, h2) = (code_hash("late"), code_hash("in-time"));
+    for h in [&h1, &h2] {
+        s.add_enrolment(
+            h,
+            &PendingEnrolment {
+                site: site("bus-2"),
+                expires,
+            },
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        s.redeem(&h1, expires, candidate("late", expires)).unwrap(),
+        None,
+        "expiry is exclusive"
+    );
+    // Gone, not merely refused: even a clock going back does not revive it.
+    assert_eq!(s.redeem(&h1, made, candidate("late", made)).unwrap(), None);
+    let just_before = expires - Duration::seconds(1);
+    assert!(s
+        .redeem(&h2, just_before, candidate("in-time", just_before))
+        .unwrap()
+        .is_some());
+    assert_eq!(s.devices().unwrap().len(), 1);
+}
+
+fn concurrent_redeems_of_one_code_enrol_one_device(b: &dyn Backend) {
+    let s = b.open();
+    let now = t("2026-03-01T09:00:00Z");
+    let h = code_hash("RACE");
+    s.add_enrolment(
+        &h,
+        &PendingEnrolment {
+            site: site("bus-2"),
+            expires: now + Duration::hours(1),
+        },
+    )
+    .unwrap();
+    let handles: Vec<Arc<dyn Store>> = vec![s.clone(), b.open()];
+    let barrier = Barrier::new(8);
+    let wins: usize = std::thread::scope(|sc| {
+        let ts: Vec<_> = (0..8)
+            .map(|i| {
+                let (st, barrier) = (handles[i % 2].clone(), &barrier);
+                sc.spawn(move || {
+                    barrier.wait();
+                    st.redeem(&h, now, candidate(&format!("racer-{i}"), now))
+                        .unwrap()
+                        .is_some() as usize
+                })
+            })
+            .collect();
+        ts.into_iter().map(|t| t.join().unwrap()).sum()
+    });
+    assert_eq!(wins, 1);
+    assert_eq!(s.devices().unwrap().len(), 1);
+}
+
+fn revocation_is_immediate_and_keeps_the_first_time(b: &dyn Backend) {
+    let s = b.open();
+    let d = enrolled(s.as_ref(), "dev-r", "bus-2");
+    assert_eq!(d.revoked, None);
+    assert!(!s
+        .revoke("no-such-device", t("2026-03-02T00:00:00Z"))
+        .unwrap());
+    assert!(s.revoke("dev-r", t("2026-03-02T00:00:00Z")).unwrap());
+    assert_eq!(
+        s.device("dev-r").unwrap().unwrap().revoked,
+        Some(t("2026-03-02T00:00:00Z"))
+    );
+    assert!(s.revoke("dev-r", t("2026-03-05T00:00:00Z")).unwrap());
+    assert_eq!(
+        s.device("dev-r").unwrap().unwrap().revoked,
+        Some(t("2026-03-02T00:00:00Z"))
+    );
+}
+
+fn ingest_for_an_unknown_device_stores_nothing(b: &dyn Backend) {
+    let s = b.open();
+    let r = replica("ghost", "i1");
+    let err = s.ingest(
+        "ghost",
+        &push(&r, 0, 1, &[(synth::cell(0), pn(3, 0))]),
+        t("2026-03-01T10:00:00Z"),
+    );
+    assert!(
+        matches!(err, Err(StoreError::NoDevice(ref d)) if d == "ghost"),
+        "{err:?}"
+    );
+    assert!(s.cells().unwrap().is_empty());
+    assert_eq!(s.watermark(&r).unwrap(), 0);
+}
+
+fn ingest_records_each_devices_last_sync_skew_and_pending(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-a", "bus-2");
+    let other = enrolled(s.as_ref(), "dev-b", "bus-2");
+    let mut req = push(&replica("dev-a", "i1"), 0, 1, &[(synth::cell(0), pn(1, 0))]);
+    req.kiosk_time = t("2026-03-01T10:07:30Z");
+    req.pending = 42;
+    let hub_time = t("2026-03-01T10:00:00Z");
+    s.ingest("dev-a", &req, hub_time).unwrap();
+    let a = s.device("dev-a").unwrap().unwrap();
+    assert_eq!(
+        (a.last_sync, a.clock_skew_secs, a.pending),
+        (Some(hub_time), Some(450), Some(42))
+    );
+    assert_eq!(
+        s.device("dev-b").unwrap(),
+        Some(other),
+        "another device is untouched"
+    );
+}
+
+fn merge_is_by_maximum_per_replica_and_cell(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-m", "bus-2");
+    let r = replica("dev-m", "i1");
+    let (c0, c1) = (synth::cell(0), synth::cell(1));
+    let now = t("2026-03-01T10:00:00Z");
+    let o = s
+        .ingest(
+            "dev-m",
+            &push(&r, 0, 2, &[(c0.clone(), pn(5, 1)), (c1.clone(), pn(2, 0))]),
+            now,
+        )
+        .unwrap();
+    assert_eq!(o.stored, 2);
+    // An older copy of c0 (inc lower) with a newer retraction; c1 unchanged.
+    let o = s
+        .ingest(
+            "dev-m",
+            &push(&r, 0, 2, &[(c0.clone(), pn(3, 2)), (c1.clone(), pn(2, 0))]),
+            now,
+        )
+        .unwrap();
+    assert_eq!(o.stored, 1, "only c0 grew");
+    let o = s
+        .ingest("dev-m", &push(&r, 0, 2, &[(c0.clone(), pn(5, 2))]), now)
+        .unwrap();
+    assert_eq!(o.stored, 0, "nothing grew");
+    let want: BTreeMap<_, _> = [((r.clone(), c0), pn(5, 2)), ((r, c1), pn(2, 0))]
+        .into_iter()
+        .collect();
+    assert_eq!(stored_cells(s.as_ref()), want);
+}
+
+/// A push that repeats a cell key merges the entries by maximum (a later,
+/// smaller entry never overwrites an earlier one), and `stored` counts cells,
+/// not entries.
+fn duplicate_keys_in_one_push_merge(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-d", "bus-2");
+    let r = replica("dev-d", "i1");
+    let (c, d) = (synth::cell(7), synth::cell(8));
+    let now = t("2026-03-01T10:00:00Z");
+    let o = s
+        .ingest(
+            "dev-d",
+            &push(
+                &r,
+                0,
+                3,
+                &[
+                    (c.clone(), pn(4, 0)),
+                    (d.clone(), pn(1, 0)),
+                    (c.clone(), pn(2, 1)),
+                ],
+            ),
+            now,
+        )
+        .unwrap();
+    assert_eq!(o.stored, 2, "two cells grew, from three entries");
+    assert_eq!(
+        stored_cells(s.as_ref()),
+        [
+            ((r.clone(), c.clone()), pn(4, 1)),
+            ((r.clone(), d.clone()), pn(1, 0))
+        ]
+        .into_iter()
+        .collect()
+    );
+    // Against stored values: only the entries' maximum counts, once.
+    let o = s
+        .ingest(
+            "dev-d",
+            &push(
+                &r,
+                0,
+                3,
+                &[
+                    (c.clone(), pn(3, 1)),
+                    (c.clone(), pn(5, 0)),
+                    (c.clone(), pn(1, 2)),
+                    (d.clone(), pn(1, 0)),
+                    (d.clone(), pn(0, 0)),
+                ],
+            ),
+            now,
+        )
+        .unwrap();
+    assert_eq!(o.stored, 1, "only c grew");
+    assert_eq!(
+        stored_cells(s.as_ref()),
+        [((r.clone(), c), pn(5, 2)), ((r, d), pn(1, 0))]
+            .into_iter()
+            .collect()
+    );
+}
+
+fn resends_and_reorders_do_not_change_totals(b: &dyn Backend) {
+    let (per, batches) = (50, 10);
+    let now = t("2026-03-01T10:00:00Z");
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-x", "bus-2");
+    let r = replica("dev-x", "i1");
+    // Every batch three times, in a scrambled order.
+    let order = shuffled((0..batches).flat_map(|b| [b, b, b]).collect(), 7);
+    for b in order {
+        s.ingest("dev-x", &synth::push(&r, b, per, now), now)
+            .unwrap();
+    }
+    assert_eq!(
+        nonzero(totals(s.as_ref()).unwrap()),
+        synth_totals(1, per * batches)
+    );
+    let want: BTreeMap<_, _> = (0..per * batches)
+        .map(|i| ((r.clone(), synth::cell(i)), synth::count(i)))
+        .collect();
+    assert_eq!(stored_cells(s.as_ref()), want);
+    // The watermark only covers a contiguous prefix: the kiosk heals the rest
+    // by resending from it, one batch at a time, as dps-sync does.
+    let mut resends = 0;
+    loop {
+        let wm = s.watermark(&r).unwrap() as usize;
+        if wm == per * batches {
+            break;
+        }
+        s.ingest("dev-x", &synth::push(&r, wm / per, per, now), now)
+            .unwrap();
+        resends += 1;
+        assert!(resends <= batches, "the watermark does not advance");
+    }
+    assert_eq!(
+        nonzero(totals(s.as_ref()).unwrap()),
+        synth_totals(1, per * batches),
+        "resends changed nothing"
+    );
+}
+
+fn watermark_advances_only_contiguously(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-w", "bus-2");
+    let (r, r2) = (replica("dev-w", "i1"), replica("dev-w", "i2"));
+    let now = t("2026-03-01T10:00:00Z");
+    let c = [(synth::cell(1), pn(1, 0))];
+    let wm = |after, upto| {
+        s.ingest("dev-w", &push(&r, after, upto, &c), now)
+            .unwrap()
+            .watermark
+    };
+    assert_eq!(wm(0, 10), 10);
+    assert_eq!(wm(20, 30), 10, "a gap does not move it");
+    assert_eq!(wm(5, 15), 15, "an overlapping batch does");
+    assert_eq!(wm(0, 10), 15, "a resend never moves it back");
+    assert_eq!(wm(15, 15), 15, "an empty range changes nothing");
+    assert_eq!(s.watermark(&r).unwrap(), 15);
+    assert_eq!(s.watermark(&r2).unwrap(), 0, "replicas are independent");
+    assert_eq!(
+        s.ingest("dev-w", &push(&r2, 3, 9, &[]), now)
+            .unwrap()
+            .watermark,
+        0,
+        "a new replica starts at 0"
+    );
+}
+
+fn totals_add_replicas_net_of_retractions(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-1", "bus-2");
+    enrolled(s.as_ref(), "dev-2", "bus-2");
+    let now = t("2026-03-01T10:00:00Z");
+    let (c0, c1) = (synth::cell(0), synth::cell(1));
+    s.ingest(
+        "dev-1",
+        &push(
+            &replica("dev-1", "a"),
+            0,
+            1,
+            &[(c0.clone(), pn(5, 2)), (c1.clone(), pn(1, 3))],
+        ),
+        now,
+    )
+    .unwrap();
+    s.ingest(
+        "dev-1",
+        &push(&replica("dev-1", "b"), 0, 1, &[(c0.clone(), pn(1, 0))]),
+        now,
+    )
+    .unwrap();
+    s.ingest(
+        "dev-2",
+        &push(
+            &replica("dev-2", "a"),
+            0,
+            1,
+            &[(c0.clone(), pn(10, 0)), (c1.clone(), pn(4, 0))],
+        ),
+        now,
+    )
+    .unwrap();
+    let want: BTreeMap<_, _> = [(c0, 3 + 1 + 10), (c1, 4)].into_iter().collect();
+    assert_eq!(
+        totals(s.as_ref()).unwrap(),
+        want,
+        "c1 on dev-1/a nets to 0, never negative"
+    );
+}
+
+fn every_cell_dimension_round_trips(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-all", "bus-2");
+    let base = synth::cell(0);
+    let mut cells = Vec::new();
+    for language in Language::ALL {
+        for channel in Channel::ALL {
+            for age_band in AgeBand::ALL {
+                for residence in synth::residences() {
+                    let n = cells.len() as u64;
+                    let key = CellKey {
+                        language,
+                        channel,
+                        age_band,
+                        residence,
+                        ..base.clone()
+                    };
+                    cells.push((key, pn(n + 1, n % 2)));
+                }
+            }
+        }
+    }
+    let r = replica("dev-all", "inc_ARNATION-9");
+    let o = s
+        .ingest(
+            "dev-all",
+            &push(&r, 0, 1, &cells),
+            t("2026-03-01T10:00:00Z"),
+        )
+        .unwrap();
+    assert_eq!(o.stored, cells.len() as u64);
+    let want: BTreeMap<_, _> = cells
+        .into_iter()
+        .map(|(k, c)| ((r.clone(), k), c))
+        .collect();
+    assert_eq!(stored_cells(s.as_ref()), want);
+}
+
+fn concurrent_ingest_from_threads_is_exact(b: &dyn Backend) {
+    let (devices, per, batches) = (6, 40, 8);
+    let handles: Vec<Arc<dyn Store>> = vec![b.open(), b.open()];
+    for d in 0..devices {
+        enrolled(handles[0].as_ref(), &format!("dev-{d}"), "bus-2");
+    }
+    let now = t("2026-03-01T10:00:00Z");
+    let barrier = Barrier::new(devices * 2);
+    std::thread::scope(|sc| {
+        for d in 0..devices {
+            // Two senders per replica, in opposite orders and on different
+            // handles: a kiosk's retry racing its own original request.
+            for dir in 0..2 {
+                let (st, barrier) = (handles[(d + dir) % 2].clone(), &barrier);
+                sc.spawn(move || {
+                    let id = format!("dev-{d}");
+                    let r = replica(&id, "i1");
+                    barrier.wait();
+                    let order: Vec<usize> = if dir == 0 {
+                        (0..batches).collect()
+                    } else {
+                        (0..batches).rev().collect()
+                    };
+                    for b in order {
+                        st.ingest(&id, &synth::push(&r, b, per, now), now).unwrap();
+                    }
+                });
+            }
+        }
+    });
+    let s = handles[1].as_ref();
+    assert_eq!(
+        nonzero(totals(s).unwrap()),
+        synth_totals(devices, per * batches)
+    );
+    for d in 0..devices {
+        assert_eq!(
+            s.watermark(&replica(&format!("dev-{d}"), "i1")).unwrap(),
+            (per * batches) as u64
+        );
+    }
+}
+
+fn two_handles_on_one_store_see_each_other(b: &dyn Backend) {
+    let (a, z) = (b.open(), b.open());
+    let now = t("2026-03-01T09:00:00Z");
+    a.add_enrolment(
+        &code_hash("SHARED"),
+        &PendingEnrolment {
+            site: site("bus-2"),
+            expires: now + Duration::hours(1),
+        },
+    )
+    .unwrap();
+    let d = z
+        .redeem(&code_hash("SHARED"), now, candidate("dev-s", now))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        a.redeem(&code_hash("SHARED"), now, candidate("dev-t", now))
+            .unwrap(),
+        None
+    );
+    assert_eq!(a.device("dev-s").unwrap(), Some(d));
+    let r = replica("dev-s", "i1");
+    a.ingest("dev-s", &push(&r, 0, 4, &[(synth::cell(3), pn(4, 1))]), now)
+        .unwrap();
+    assert_eq!(
+        stored_cells(z.as_ref()),
+        [((r.clone(), synth::cell(3)), pn(4, 1))]
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(z.watermark(&r).unwrap(), 4);
+    assert!(z.revoke("dev-s", now).unwrap());
+    assert_eq!(a.device("dev-s").unwrap().unwrap().revoked, Some(now));
+}
+
+type Case = fn(&dyn Backend);
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        /// Each case once per test on sled (always available).
+        mod sled {
+            $( #[test] fn $name() { super::$name(&super::Sled::new()) } )*
+        }
+        const CASES: &[(&str, Case)] = &[$((stringify!($name), $name)),*];
+    };
+}
+
+contract!(
+    enrolment_works_once,
+    a_redeemed_device_reads_back_exactly,
+    expired_codes_are_refused_and_gone,
+    concurrent_redeems_of_one_code_enrol_one_device,
+    revocation_is_immediate_and_keeps_the_first_time,
+    ingest_for_an_unknown_device_stores_nothing,
+    ingest_records_each_devices_last_sync_skew_and_pending,
+    merge_is_by_maximum_per_replica_and_cell,
+    duplicate_keys_in_one_push_merge,
+    resends_and_reorders_do_not_change_totals,
+    watermark_advances_only_contiguously,
+    totals_add_replicas_net_of_retractions,
+    every_cell_dimension_round_trips,
+    concurrent_ingest_from_threads_is_exact,
+    two_handles_on_one_store_see_each_other,
+);
+
+// ---- PostgreSQL only ----
+
+fn migrations_are_idempotent_and_safe_when_hubs_start_together(url: &str) {
+    let barrier = Barrier::new(6);
+    std::thread::scope(|sc| {
+        let ts: Vec<_> = (0..6)
+            .map(|_| {
+                let barrier = &barrier;
+                sc.spawn(move || {
+                    barrier.wait();
+                    PgStore::connect_with(url, 1).map(|_| ())
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap().unwrap();
+        }
+    });
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM dps_schema_migrations", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, migrations::MIGRATIONS.len() as i64);
+    assert_eq!(
+        migrations::migrate(&mut c).unwrap(),
+        Vec::<i32>::new(),
+        "nothing left to apply"
+    );
+}
+
+fn a_newer_schema_is_refused(url: &str) {
+    PgStore::connect(url).unwrap();
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.execute(
+        "INSERT INTO dps_schema_migrations (version) VALUES (999)",
+        &[],
+    )
+    .unwrap();
+    let err = PgStore::connect(url).err();
+    assert!(
+        matches!(err, Some(PgError::SchemaTooNew { found: 999, .. })),
+        "{:?}",
+        err.map(|e| e.to_string())
+    );
+}
+
+fn several_processes_ingest_into_one_database(url: &str) {
+    let (procs, per, batches) = (4, 50, 6);
+    let store = PgStore::connect(url).unwrap();
+    for p in 0..procs {
+        enrolled(&store, &format!("proc-{p}"), "bus-2");
+    }
+    let children: Vec<_> = (0..procs)
+        .map(|p| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_pg-ingest"))
+                .args([
+                    url,
+                    &format!("proc-{p}"),
+                    "i1",
+                    &batches.to_string(),
+                    &per.to_string(),
+                ])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    assert_eq!(
+        nonzero(totals(&store).unwrap()),
+        synth_totals(procs, per * batches)
+    );
+    for p in 0..procs {
+        let r = replica(&format!("proc-{p}"), "i1");
+        assert_eq!(store.watermark(&r).unwrap(), (per * batches) as u64);
+        assert!(store
+            .device(&r.device)
+            .unwrap()
+            .unwrap()
+            .last_sync
+            .is_some());
+    }
+}
+
+type PgCase = fn(&str);
+
+const PG_ONLY: &[(&str, PgCase)] = &[
+    (
+        "migrations_are_idempotent_and_safe_when_hubs_start_together",
+        migrations_are_idempotent_and_safe_when_hubs_start_together,
+    ),
+    ("a_newer_schema_is_refused", a_newer_schema_is_refused),
+    (
+        "several_processes_ingest_into_one_database",
+        several_processes_ingest_into_one_database,
+    ),
+];
+
+fn pg_enabled(what: &str) -> bool {
+    let on = std::env::var("DPS_TEST_PG").is_ok_and(|v| v == "1");
+    if !on {
+        println!("skipped: {what} (set DPS_TEST_PG=1 to run it on a throw-away PostgreSQL)");
+    }
+    on
+}
+
+/// Every contract case, then the PostgreSQL-only ones, on one throw-away
+/// cluster with a database per case. All cases run; the failures are listed.
+#[test]
+fn postgres_contract() {
+    if !pg_enabled("the contract suite on PostgreSQL") {
+        return;
+    }
+    let cluster = TempCluster::start().unwrap();
+    let mut failed = Vec::new();
+    let mut run = |i: usize, name: &str, f: &dyn Fn(&str)| {
+        let url = cluster.create_database(&format!("case_{i}")).unwrap();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(&url))) {
+            Ok(()) => println!("postgres: {name} ... ok"),
+            Err(_) => failed.push(name.to_owned()),
+        }
+    };
+    for (i, (name, case)) in CASES.iter().enumerate() {
+        run(i, name, &|url: &str| {
+            case(&Pg {
+                url: url.to_owned(),
+            })
+        });
+    }
+    for (i, (name, case)) in PG_ONLY.iter().enumerate() {
+        run(CASES.len() + i, name, case);
+    }
+    assert!(failed.is_empty(), "failed on PostgreSQL: {failed:?}");
+    println!("postgres: {} cases passed", CASES.len() + PG_ONLY.len());
+}
+
+/// The harness itself: a usable server on loopback, gone with its directory on drop.
+#[test]
+fn temp_cluster_starts_and_cleans_up() {
+    if !pg_enabled("the TempCluster harness test") {
+        return;
+    }
+    let cluster = TempCluster::start().unwrap();
+    let (dir, port) = (cluster.dir().to_owned(), cluster.port());
+    assert!(cluster
+        .url()
+        .starts_with(&format!("postgres://postgres@127.0.0.1:{port}/")));
+    let mut c = postgres::Client::connect(&cluster.url(), postgres::NoTls).unwrap();
+    let v: String = c.query_one("SHOW server_version", &[]).unwrap().get(0);
+    assert!(v.starts_with("15"), "{v}");
+    let listen: String = c.query_one("SHOW listen_addresses", &[]).unwrap().get(0);
+    assert_eq!(listen, "127.0.0.1");
+    assert!(cluster.create_database("bad name; DROP").is_err());
+    drop(c);
+    drop(cluster);
+    assert!(!dir.exists(), "the temporary directory is removed");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server is stopped"
+    );
+}
+
+/// The cases count on `synth::cell` never repeating a key.
+#[test]
+fn synthetic_cells_are_distinct() {
+    let n = 20_000;
+    let keys: BTreeSet<CellKey> = (0..n).map(synth::cell).collect();
+    assert_eq!(keys.len(), n);
+}

@@ -1,0 +1,186 @@
+//! `dps-hub`: serve, and the admin commands (enrol, devices, revoke).
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dps_hub::api::AdminEnrolRequest;
+use dps_hub::serve::{serve, ServeOptions};
+use dps_model::Code;
+
+/// The coordination hub of DPS Kiosk.
+#[derive(Debug, Parser)]
+#[command(name = "dps-hub", version)]
+struct Cli {
+    /// Where the hub keeps its store.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "dps-hub-data"
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve kiosks (plain HTTP is meant for loopback behind a TLS reverse proxy).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        bind: SocketAddr,
+        #[arg(long, requires = "tls_key", value_name = "PEM")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert", value_name = "PEM")]
+        tls_key: Option<PathBuf>,
+    },
+    /// Make a one-time enrolment code for a kiosk at SITE.
+    Enrol {
+        #[arg(long)]
+        site: String,
+        /// How long the code stays valid (e.g. 24h, 90m, 7d).
+        #[arg(long, default_value = "24h")]
+        ttl: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List enrolled devices.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cut a device off at once.
+    Revoke { device: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dps-hub: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dps-hub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Cmd::Serve {
+            bind,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = tls_cert.zip(tls_key);
+            let opts = ServeOptions {
+                bind,
+                data_dir: cli.data_dir,
+                tls,
+            };
+            serve(opts, shutdown_signal(), |b| {
+                let scheme = if b.tls { "https" } else { "http" };
+                // Tests and scripts read this line to find the port.
+                println!("dps-hub: listening on {scheme}://{}", b.addr);
+            })
+            .await?;
+        }
+        Cmd::Enrol { site, ttl, json } => {
+            let site =
+                Code::new(&site).context("the site must be a DPS id like 'dps-molenbeek-1'")?;
+            let ttl = dps_hub::parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
+            let r = dps_hub::admin::enrol(
+                &cli.data_dir,
+                AdminEnrolRequest {
+                    site: site.clone(),
+                    ttl_secs: ttl.as_secs(),
+                },
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("Enrolment code for {site}: {}", r.code);
+                println!(
+                    "Valid until {} (one use).",
+                    r.expires.format("%Y-%m-%d %H:%M UTC")
+                );
+                if let Some(qr) = dps_hub::qr_text(&r.code) {
+                    println!("{qr}");
+                }
+                println!(
+                    "On the kiosk: dps-kiosk enrol --hub https://<this hub> {}",
+                    r.code
+                );
+            }
+        }
+        Cmd::Devices { json } => {
+            let list = dps_hub::admin::devices(&cli.data_dir).await?;
+            if json {
+                println!("{}", serde_json::to_string(&list)?);
+            } else if list.is_empty() {
+                println!("No devices enrolled yet.");
+            } else {
+                println!(
+                    "{:<18} {:<24} {:<22} {:>9} {:>8}  state",
+                    "device", "site", "last sync", "skew (s)", "pending"
+                );
+                for d in list {
+                    println!(
+                        "{:<18} {:<24} {:<22} {:>9} {:>8}  {}",
+                        d.id,
+                        d.site.as_str(),
+                        d.last_sync.map_or("never".into(), |t| t
+                            .format("%Y-%m-%d %H:%M:%S")
+                            .to_string()),
+                        d.clock_skew_secs.map_or("-".into(), |s| s.to_string()),
+                        d.pending.map_or("-".into(), |p| p.to_string()),
+                        if d.revoked.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        },
+                    );
+                }
+            }
+        }
+        Cmd::Revoke { device } => {
+            dps_hub::admin::revoke(&cli.data_dir, &device).await?;
+            println!("Device {device} is revoked: its next sync will be refused.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! `dps-hub serve`: the kiosk-facing listener (plain HTTP or rustls), the
+//! loopback admin listener and graceful shutdown.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_rustls::rustls;
+
+use crate::api::{admin_app, app, AppState};
+use crate::store::{SledStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+pub struct ServeOptions {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// Written to the data directory (mode 0600) while `serve` runs, so admin
+/// commands can reach it instead of fighting over sled's lock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminFile {
+    pub url: String,
+    pub token: String,
+}
+
+pub const ADMIN_FILE: &str = "admin.json";
+
+pub fn admin_file_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(ADMIN_FILE)
+}
+
+fn write_admin_file(data_dir: &Path, f: &AdminFile) -> Result<(), ServeError> {
+    let path = admin_file_path(data_dir);
+    let body = serde_json::to_vec(f).map_err(|e| ServeError::Io("admin file".into(), e.into()))?;
+    let _ = std::fs::remove_file(&path);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // The token lets anyone enrol devices: readable by the hub's user only.
+        opts.mode(0o600);
+    }
+    let mut file = opts
+        .open(&path)
+        .map_err(|e| ServeError::Io(path.display().to_string(), e))?;
+    file.write_all(&body)
+        .map_err(|e| ServeError::Io(path.display().to_string(), e))
+}
+
+/// What `serve` bound, once it is listening.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub tls: bool,
+}
+
+/// Run until `shutdown` resolves, then stop accepting, let requests in
+/// flight finish (up to 10 s) and flush the store. `on_bound` is called once
+/// both listeners are up.
+pub async fn serve(
+    opts: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(&Bound),
+) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&opts.data_dir)
+        .map_err(|e| ServeError::Io(opts.data_dir.display().to_string(), e))?;
+    let store = Arc::new(SledStore::open(&opts.data_dir)?);
+    let state = AppState::new(store.clone());
+    let tls = opts
+        .tls
+        .as_ref()
+        .map(|(c, k)| tls_config(c, k))
+        .transpose()?;
+
+    let listener = TcpListener::bind(opts.bind)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: opts.bind,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServeError::Io("listener".into(), e))?;
+    let admin_bind: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let admin_listener =
+        TcpListener::bind(admin_bind)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: admin_bind,
+                source,
+            })?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|e| ServeError::Io("admin listener".into(), e))?;
+    let admin_token = crate::secret::new_secret();
+    write_admin_file(
+        &opts.data_dir,
+        &AdminFile {
+            url: format!("http://{admin_addr}"),
+            token: admin_token.clone(),
+        },
+    )?;
+    on_bound(&Bound {
+        addr,
+        admin: admin_addr,
+        tls: tls.is_some(),
+    });
+    tracing::info!(%addr, admin = %admin_addr, tls = tls.is_some(), "dps-hub listening");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+
+    let admin_router = admin_app(state.clone(), admin_token);
+    let admin_stop = stopped(stop_rx.clone());
+    let admin = tokio::spawn(async move {
+        axum::serve(admin_listener, admin_router)
+            .with_graceful_shutdown(admin_stop)
+            .await
+    });
+    let main_result = match tls {
+        None => axum::serve(listener, app(state))
+            .with_graceful_shutdown(stopped(stop_rx.clone()))
+            .await
+            .map_err(|e| ServeError::Io("serve".into(), e)),
+        Some(cfg) => serve_tls(listener, app(state), cfg, stopped(stop_rx.clone())).await,
+    };
+    let _ = admin.await;
+    let _ = std::fs::remove_file(admin_file_path(&opts.data_dir));
+    store_flush(&store);
+    tracing::info!("dps-hub stopped");
+    main_result
+}
+
+fn store_flush(store: &SledStore) {
+    use crate::store::Store;
+    if let Err(e) = store.flush() {
+        tracing::error!(error = %e, "final flush failed");
+    }
+}
+
+fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| ServeError::Io(p.display().to_string(), e));
+    let certs = rustls_pemfile::certs(&mut read(cert)?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(ServeError::Tls(format!(
+            "{}: no certificate found",
+            cert.display()
+        )));
+    }
+    let key = rustls_pemfile::private_key(&mut read(key)?.as_slice())
+        .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?
+        .ok_or_else(|| ServeError::Tls(format!("{}: no private key found", key.display())))?;
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ServeError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| ServeError::Tls(e.to_string()))?;
+    Ok(Arc::new(cfg))
+}
+
+async fn serve_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    cfg: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+    let mut conns = tokio::task::JoinSet::new();
+    // Tells every connection to finish its request in flight and close.
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            r = listener.accept() => {
+                let (tcp, peer) = match r {
+                    Ok(x) => x,
+                    // e.g. too many open files: keep serving the others.
+                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+                };
+                let acceptor = acceptor.clone();
+                let svc = hyper_util::service::TowerToHyperService::new(router.clone());
+                let mut closing = closing_rx.clone();
+                conns.spawn(async move {
+                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(t)) => t,
+                        _ => { tracing::debug!(%peer, "TLS handshake failed"); return; }
+                    };
+                    let io = hyper_util::rt::TokioIo::new(tls);
+                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+                    tokio::pin!(conn);
+                    let r = tokio::select! {
+                        r = conn.as_mut() => r,
+                        _ = closing.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            _ = &mut shutdown => break,
+        }
+    }
+    let _ = closing_tx.send(true);
+    // Requests in flight finish (idle keep-alives close at once), within 10 s.
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.abort_all();
+    Ok(())
+}

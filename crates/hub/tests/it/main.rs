@@ -1,0 +1,12 @@
+//! The hub's one integration-test binary: a real hub on loopback and real
+//! kiosk sync clients. In every scenario the hub's totals must equal the sum
+//! of the kiosks' totals exactly.
+
+mod auth;
+mod cli;
+mod common;
+mod e2e;
+mod faults;
+mod process;
+mod props;
+mod store;

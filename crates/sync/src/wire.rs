@@ -1,0 +1,119 @@
+//! The wire types of sync protocol version 1, shared by kiosk and hub.
+//!
+//! Everything here is anonymous by construction: a cell key is bands and
+//! categories ([`CellKey`]), a replica id is a device id and a random
+//! incarnation. See `docs/sync-protocol.md` for the exchange itself.
+
+use chrono::{DateTime, Utc};
+use dps_model::{CellKey, Code, PnCount, ReplicaId};
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this build speaks. A hub refuses other versions with
+/// `400 unsupported_version` so an old kiosk gets a clear message instead of
+/// a silent misunderstanding.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Most cells in one push. Bounds the hub's transaction and memory per request;
+/// a larger backlog goes in several batches.
+pub const MAX_BATCH_CELLS: usize = 2_000;
+
+/// Largest request body the hub accepts. A full batch of the widest cells is
+/// well under this (~300 bytes per cell as JSON).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Paths, versioned so a future protocol can live next to this one.
+pub const PATH_ENROL: &str = "/api/v1/enrol";
+pub const PATH_PUSH: &str = "/api/v1/push";
+pub const PATH_HEALTH: &str = "/healthz";
+
+/// `POST /api/v1/enrol`: redeem a one-time code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    pub v: u32,
+    pub code: String,
+}
+
+/// The answer to a redeemed code. `token` is shown once, here, and the hub
+/// keeps only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub v: u32,
+    pub device: String,
+    pub token: String,
+    pub site: Code,
+    pub hub_time: DateTime<Utc>,
+}
+
+/// One cell of a replica with its *absolute* counts (never a delta), so that
+/// any resend or reorder merges to the same value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireCell {
+    #[serde(flatten)]
+    pub key: CellKey,
+    pub inc: u64,
+    pub ret: u64,
+}
+
+impl WireCell {
+    pub fn new(key: CellKey, c: PnCount) -> WireCell {
+        WireCell {
+            key,
+            inc: c.inc,
+            ret: c.ret,
+        }
+    }
+    pub fn count(&self) -> PnCount {
+        PnCount {
+            inc: self.inc,
+            ret: self.ret,
+        }
+    }
+}
+
+/// `POST /api/v1/push` (bearer token): the cells of `replica` changed in the
+/// kiosk's sequence range `(after, upto]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub v: u32,
+    pub replica: ReplicaId,
+    pub after: u64,
+    pub upto: u64,
+    pub cells: Vec<WireCell>,
+    /// The kiosk's clock when it sent this, for the hub's skew record.
+    pub kiosk_time: DateTime<Utc>,
+    /// Cells still waiting on the kiosk after this batch (for the device list).
+    pub pending: u64,
+}
+
+/// The hub's answer to a push, after the merge is committed.
+///
+/// `watermark` is how far the hub holds this replica *contiguously*. When it
+/// is below the request's `after`, the hub has lost data (e.g. its store was
+/// restored from an older copy) and the kiosk resends from `watermark`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub v: u32,
+    pub watermark: u64,
+    pub stored: u64,
+    pub hub_time: DateTime<Utc>,
+}
+
+/// Every error body the hub sends: a stable machine `code` and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+/// The error codes a kiosk acts on. Kept as constants so both sides agree.
+pub mod codes {
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    pub const REVOKED: &str = "revoked";
+    pub const FORBIDDEN_REPLICA: &str = "forbidden_replica";
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const UNSUPPORTED_VERSION: &str = "unsupported_version";
+    pub const TOO_LARGE: &str = "too_large";
+    pub const BAD_CODE: &str = "bad_code";
+    pub const INTERNAL: &str = "internal";
+    pub const TIMEOUT: &str = "timeout";
+}
