@@ -329,8 +329,12 @@ async fn waiting_list_and_find_a_dps_in_other_languages() -> Result<(), Error> {
     // The waiting list, in English: open from 12 May to 25 June 2021 (data
     // in the flow), so today it says the list is closed.
     k.click("button[data-lang=en]").await?;
-    let card = pcscd.insert(0, CardImage::build(&resident("30 JUIL 1985", "1060"), &pki)?)?;
-    k.wait_text("[data-testid=greeting]", "Hello Émilie!").await?;
+    let card = pcscd.insert(
+        0,
+        CardImage::build(&resident("30 JUIL 1985", "1060"), &pki)?,
+    )?;
+    k.wait_text("[data-testid=greeting]", "Hello Émilie!")
+        .await?;
     k.click("[data-action=start]").await?;
     k.click("[data-procedure=bruvax-waiting-list]").await?;
     let (path, outcome) = walk(&k, &[]).await?;
@@ -342,21 +346,35 @@ async fn waiting_list_and_find_a_dps_in_other_languages() -> Result<(), Error> {
     // Find a DPS, in Dutch, for a resident of Molenbeek (1080): the DPSs of
     // their own municipality come first, then the neighbours'.
     k.click("button[data-lang=nl]").await?;
-    let _card = pcscd.insert(0, CardImage::build(&resident("30 JUIL 1985", "1080"), &pki)?)?;
+    let _card = pcscd.insert(
+        0,
+        CardImage::build(&resident("30 JUIL 1985", "1080"), &pki)?,
+    )?;
     k.wait_for("[data-testid=greeting]").await?;
     k.click("[data-action=start]").await?;
     k.click("[data-procedure=find-dps]").await?;
     let (path, outcome) = walk(&k, &[]).await?;
     assert_eq!(outcome, "referred", "{path:?}");
-    k.wait_text("#nearby-title", "Openbare digitale ruimtes bij u in de buurt").await?;
+    k.wait_text(
+        "#nearby-title",
+        "Openbare digitale ruimtes bij u in de buurt",
+    )
+    .await?;
     let nearness: Vec<String> = {
         let mut v = Vec::new();
-        for li in k.client.find_all(fantoccini::Locator::Css(".nearby li")).await? {
+        for li in k
+            .client
+            .find_all(fantoccini::Locator::Css(".nearby li"))
+            .await?
+        {
             v.push(li.attr("data-nearness").await?.unwrap_or_default());
         }
         v
     };
-    assert!(nearness.first().map(String::as_str) == Some("own"), "{nearness:?}");
+    assert!(
+        nearness.first().map(String::as_str) == Some("own"),
+        "{nearness:?}"
+    );
     assert!(nearness.iter().any(|n| n == "neighbouring"), "{nearness:?}");
     let first_own = k.text(".nearby li[data-nearness=own]").await?;
     assert!(first_own.contains("Molenbeek"), "{first_own}");
@@ -388,7 +406,11 @@ async fn a_broken_flow_file_is_refused_and_the_steward_sees_why() -> Result<(), 
     assert!(problems.contains("zz-broken.toml"), "{problems}");
     k.click("[data-action=start]").await?;
     k.wait_for("main[data-screen=procedures]").await?;
-    let offered = k.client.find_all(fantoccini::Locator::Css("[data-procedure]")).await?.len();
+    let offered = k
+        .client
+        .find_all(fantoccini::Locator::Css("[data-procedure]"))
+        .await?
+        .len();
     assert_eq!(offered, 4, "only the four good procedures are offered");
     k.close().await
 }
