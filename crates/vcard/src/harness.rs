@@ -4,7 +4,7 @@
 //! ```no_run
 //! use dps_vcard::{harness::Pcscd, CardSpec, CardImage, TestPki, KeyKind};
 //! # fn main() -> Result<(), dps_vcard::VcardError> {
-//! let pcscd = Pcscd::start(2)?;             // readers 0 and 1 (vpcd ports 35963, 35964)
+//! let pcscd = Pcscd::start(2)?;             // readers 0 and 1 (vpcd ports: pcscd.port(0), pcscd.port(1))
 //! let pki = TestPki::generate(KeyKind::Ec, "DPS Test Root")?;
 //! let card = CardImage::build(&CardSpec::default(), &pki)?;
 //! let inserted = pcscd.insert(0, card)?;    // "card inserted" in reader 0
@@ -32,8 +32,11 @@ use crate::VcardError;
 
 static ONE_PCSCD: Mutex<()> = Mutex::new(());
 
-/// First vpcd port (slot 0 of the first driver entry); slot n is `BASE_PORT + n`.
+/// vpcd's default port (slot 0 of the first driver entry), as in Debian's
+/// `/etc/reader.conf.d/vpcd`. The harness starts its search here.
 pub const BASE_PORT: u16 = 0x8C7B;
+/// Where the harness stops looking for free vpcd ports.
+const LAST_PORT: u16 = 0x9C40;
 const RUN_DIR: &str = "/run/pcscd";
 const DRIVER: &str = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 
@@ -42,6 +45,8 @@ pub struct Pcscd {
     child: Option<Child>,
     dir: tempfile::TempDir,
     slots: usize,
+    /// vpcd port of slot 0 in the current configuration.
+    base_port: u16,
     reader_names: Vec<String>,
     _turn: MutexGuard<'static, ()>,
 }
@@ -96,24 +101,13 @@ impl Pcscd {
             return Err(VcardError::Setup("pcscd handles at most 16 readers".into()));
         }
         let dir = tempfile::tempdir().map_err(|e| VcardError::Setup(e.to_string()))?;
-        let conf = dir.path().join("reader.conf.d");
-        std::fs::create_dir(&conf).map_err(|e| VcardError::Setup(e.to_string()))?;
-        for k in 0..entries {
-            // Entries sharing one .so clobber each other: each gets its own copy.
-            let lib = dir.path().join(format!("libifdvpcd-{k}.so"));
-            std::fs::copy(DRIVER, &lib).map_err(|e| VcardError::Setup(e.to_string()))?;
-            let port = BASE_PORT + 2 * k as u16;
-            let text = format!(
-                "FRIENDLYNAME \"DPS Virtual {k}\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {}\nCHANNELID 0x{port:04X}\n",
-                lib.display()
-            );
-            std::fs::write(conf.join(format!("vpcd-{k}")), text)
-                .map_err(|e| VcardError::Setup(e.to_string()))?;
-        }
+        std::fs::create_dir(dir.path().join("reader.conf.d"))
+            .map_err(|e| VcardError::Setup(e.to_string()))?;
         let mut p = Pcscd {
             child: None,
             dir,
             slots: entries * 2,
+            base_port: BASE_PORT,
             reader_names: Vec::new(),
             _turn: turn,
         };
@@ -121,11 +115,38 @@ impl Pcscd {
         Ok(p)
     }
 
+    /// Writes `reader.conf.d` on ports nothing uses right now. Why not fixed
+    /// ports: vpcd binds without SO_REUSEADDR, and after pcscd is stopped its
+    /// closed card connections sit in TIME_WAIT on the port for a minute, so
+    /// the next pcscd on the same port cannot bind (seen in CI: "Address
+    /// already in use"). Reader names do not depend on the port, so a restart
+    /// on new ports looks like the same readers to PC/SC clients.
+    fn write_config(&mut self) -> Result<(), VcardError> {
+        self.base_port = free_ports(self.slots)?;
+        let conf = self.dir.path().join("reader.conf.d");
+        for k in 0..self.slots / 2 {
+            // Entries sharing one .so clobber each other: each gets its own copy.
+            let lib = self.dir.path().join(format!("libifdvpcd-{k}.so"));
+            if !lib.exists() {
+                std::fs::copy(DRIVER, &lib).map_err(|e| VcardError::Setup(e.to_string()))?;
+            }
+            let port = self.base_port + 2 * k as u16;
+            let text = format!(
+                "FRIENDLYNAME \"DPS Virtual {k}\"\nDEVICENAME /dev/null:0x{port:04X}\nLIBPATH {}\nCHANNELID 0x{port:04X}\n",
+                lib.display()
+            );
+            std::fs::write(conf.join(format!("vpcd-{k}")), text)
+                .map_err(|e| VcardError::Setup(e.to_string()))?;
+        }
+        Ok(())
+    }
+
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("pcscd.log")
     }
 
     fn spawn(&mut self) -> Result<(), VcardError> {
+        self.write_config()?;
         remove_stale();
         let _ = std::fs::create_dir_all(RUN_DIR);
         let log =
@@ -194,7 +215,7 @@ impl Pcscd {
 
     /// The vpcd port of slot `n`.
     pub fn port(&self, slot: usize) -> u16 {
-        BASE_PORT + slot as u16
+        self.base_port + slot as u16
     }
 
     /// Inserts a virtual card into slot `n`.
@@ -223,6 +244,44 @@ impl Pcscd {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
+}
+
+/// The local TCP ports of every socket on the machine, in any state
+/// (listening, connected, TIME_WAIT…), from /proc/net/tcp and tcp6.
+fn ports_in_use() -> std::collections::HashSet<u16> {
+    let mut used = std::collections::HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            // "  sl  local_address rem_address st …", local_address = HEXIP:HEXPORT
+            let port = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|local| local.rsplit(':').next())
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            if let Some(port) = port {
+                used.insert(port);
+            }
+        }
+    }
+    used
+}
+
+/// The first run of `count` consecutive ports from [`BASE_PORT`] that no
+/// socket uses in any state.
+fn free_ports(count: usize) -> Result<u16, VcardError> {
+    let used = ports_in_use();
+    let count = count as u16;
+    let mut base = BASE_PORT;
+    while base + count <= LAST_PORT {
+        if (base..base + count).all(|p| !used.contains(&p)) {
+            return Ok(base);
+        }
+        base += count;
+    }
+    Err(VcardError::Setup(format!(
+        "no {count} free TCP ports between {BASE_PORT} and {LAST_PORT} for vpcd"
+    )))
 }
 
 fn pcscd_knows(flag: &str) -> bool {
