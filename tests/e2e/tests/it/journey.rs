@@ -2,7 +2,32 @@
 
 use dps_e2e::{enabled, Error, Kiosk};
 use dps_vcard::harness::Pcscd;
-use dps_vcard::{CardImage, CardSpec, KeyKind, TestPki};
+use dps_vcard::{CardImage, CardSpec, InsertedCard, KeyKind, TestPki};
+
+/// A stand for a card test: a private pcscd with one reader (started before
+/// the window, so its watcher finds the reader) and a throw-away PKI.
+struct Stand {
+    pcscd: Pcscd,
+    pki: TestPki,
+}
+
+impl Stand {
+    async fn open(env: &[(&str, &str)]) -> Result<(Stand, Kiosk), Error> {
+        let pcscd = Pcscd::start(1)?;
+        let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
+        let k = Kiosk::launch_with(env).await?;
+        Ok((Stand { pcscd, pki }, k))
+    }
+
+    /// Inserts a card into the reader; dropping it pulls the card out.
+    fn insert(&self, spec: &CardSpec) -> Result<InsertedCard, Error> {
+        Ok(self.pcscd.insert(0, CardImage::build(spec, &self.pki)?)?)
+    }
+
+    fn resident(&self, birth_date: &str, postcode: &str) -> Result<InsertedCard, Error> {
+        self.insert(&resident(birth_date, postcode))
+    }
+}
 
 fn resident(birth_date: &str, postcode: &str) -> CardSpec {
     CardSpec {
@@ -75,9 +100,7 @@ async fn bruvax_with_a_card_in_each_age_phase() -> Result<(), Error> {
     if !enabled("bruvax_with_a_card_in_each_age_phase") {
         return Ok(());
     }
-    let pcscd = Pcscd::start(1)?;
-    let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
-    let k = Kiosk::launch().await?;
+    let (stand, k) = Stand::open(&[]).await?;
     k.wait_text(
         "[data-testid=reader-text]",
         "Mettez votre carte d'identité dans le lecteur.",
@@ -87,10 +110,7 @@ async fn bruvax_with_a_card_in_each_age_phase() -> Result<(), Error> {
 
     // Born in 1985: today (phase 3, from 7 June 2021) everyone born in 2003
     // or before books an appointment.
-    let card = pcscd.insert(
-        0,
-        CardImage::build(&resident("30 JUIL 1985", "1030"), &pki)?,
-    )?;
+    let card = stand.resident("30 JUIL 1985", "1030")?;
     k.wait_text("[data-testid=greeting]", "Bonjour Émilie !")
         .await?;
     start_bruvax(&k).await?;
@@ -111,7 +131,7 @@ async fn bruvax_with_a_card_in_each_age_phase() -> Result<(), Error> {
         ("15 MARS 2006", "waiting_list"),
         ("03 MEI 2012", "not_yet_eligible"),
     ] {
-        let card = pcscd.insert(0, CardImage::build(&resident(birth, "1210"), &pki)?)?;
+        let card = stand.resident(birth, "1210")?;
         k.wait_for("[data-testid=greeting]").await?;
         start_bruvax(&k).await?;
         let (path, outcome) = walk(&k, &[]).await?;
@@ -127,13 +147,8 @@ async fn the_number_shown_large_is_grouped_as_on_the_card() -> Result<(), Error>
     if !enabled("the_number_shown_large_is_grouped_as_on_the_card") {
         return Ok(());
     }
-    let pcscd = Pcscd::start(1)?;
-    let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
-    let k = Kiosk::launch().await?;
-    let _card = pcscd.insert(
-        0,
-        CardImage::build(&resident("30 JUIL 1985", "1030"), &pki)?,
-    )?;
+    let (stand, k) = Stand::open(&[]).await?;
+    let _card = stand.resident("30 JUIL 1985", "1030")?;
     k.wait_for("[data-testid=greeting]").await?;
     start_bruvax(&k).await?;
     k.wait_for("main[data-step=open-site]").await?;
@@ -159,8 +174,7 @@ async fn manual_entry_with_a_typo_then_the_right_number() -> Result<(), Error> {
     if !enabled("manual_entry_with_a_typo_then_the_right_number") {
         return Ok(());
     }
-    let _pcscd = Pcscd::start(1)?;
-    let k = Kiosk::launch().await?;
+    let (_stand, k) = Stand::open(&[]).await?;
     k.click("button[data-lang=en]").await?;
     k.wait_text("h1", "Welcome").await?;
     start_bruvax(&k).await?;
@@ -212,13 +226,8 @@ async fn pulling_the_card_mid_journey_wipes_it_and_goes_home() -> Result<(), Err
     if !enabled("pulling_the_card_mid_journey_wipes_it_and_goes_home") {
         return Ok(());
     }
-    let pcscd = Pcscd::start(1)?;
-    let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
-    let k = Kiosk::launch().await?;
-    let card = pcscd.insert(
-        0,
-        CardImage::build(&resident("30 JUIL 1985", "1030"), &pki)?,
-    )?;
+    let (stand, k) = Stand::open(&[]).await?;
+    let card = stand.resident("30 JUIL 1985", "1030")?;
     k.wait_for("[data-testid=greeting]").await?;
     start_bruvax(&k).await?;
     k.wait_for("main[data-step=open-site]").await?;
@@ -241,14 +250,9 @@ async fn idle_timeout_warns_then_wipes() -> Result<(), Error> {
     if !enabled("idle_timeout_warns_then_wipes") {
         return Ok(());
     }
-    let pcscd = Pcscd::start(1)?;
-    let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
     // 60 s in the field (warning at 45 s); 6 s here with the same logic.
-    let k = Kiosk::launch_with(&[("DPS_IDLE_SECONDS", "6")]).await?;
-    let _card = pcscd.insert(
-        0,
-        CardImage::build(&resident("30 JUIL 1985", "1030"), &pki)?,
-    )?;
+    let (stand, k) = Stand::open(&[("DPS_IDLE_SECONDS", "6")]).await?;
+    let _card = stand.resident("30 JUIL 1985", "1030")?;
     k.wait_for("[data-testid=greeting]").await?;
     start_bruvax(&k).await?;
     k.wait_for("main[data-step=open-site]").await?;
@@ -264,18 +268,13 @@ async fn the_journey_in_dutch_and_german() -> Result<(), Error> {
     if !enabled("the_journey_in_dutch_and_german") {
         return Ok(());
     }
-    let pcscd = Pcscd::start(1)?;
-    let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
-    let k = Kiosk::launch().await?;
+    let (stand, k) = Stand::open(&[]).await?;
     for (lang, greeting, take) in [
         ("nl", "Hallo Émilie!", "Dank u!"),
         ("de", "Hallo Émilie!", "Danke!"),
     ] {
         k.click(&format!("button[data-lang={lang}]")).await?;
-        let card = pcscd.insert(
-            0,
-            CardImage::build(&resident("30 JUIL 1985", "1030"), &pki)?,
-        )?;
+        let card = stand.resident("30 JUIL 1985", "1030")?;
         k.wait_text("[data-testid=greeting]", greeting).await?;
         start_bruvax(&k).await?;
         let (path, outcome) = walk(&k, &["sms", "yes"]).await?;
@@ -293,13 +292,11 @@ async fn reader_states_are_always_visible() -> Result<(), Error> {
     if !enabled("reader_states_are_always_visible") {
         return Ok(());
     }
-    let pcscd = Pcscd::start(1)?;
-    let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
-    let k = Kiosk::launch().await?;
+    let (stand, k) = Stand::open(&[]).await?;
     k.wait_for("header[data-reader=insert_card]").await?;
     let mut spec = resident("30 JUIL 1985", "1030");
     spec.behaviour.not_eid = true;
-    let card = pcscd.insert(0, CardImage::build(&spec, &pki)?)?;
+    let card = stand.insert(&spec)?;
     k.wait_for("header[data-reader=not_eid]").await?;
     k.wait_text(
         "[data-testid=reader-text]",
@@ -310,7 +307,7 @@ async fn reader_states_are_always_visible() -> Result<(), Error> {
     drop(card);
     let mut spec = resident("30 JUIL 1985", "1030");
     spec.behaviour.remove_at_apdu = Some(4);
-    let _card = pcscd.insert(0, CardImage::build(&spec, &pki)?)?;
+    let _card = stand.insert(&spec)?;
     k.wait_for("header[data-reader=removed_too_early]").await?;
     k.assert_axe_clean("removed too early").await?;
     assert!(!k.page_text().await?.contains("Émilie"));
@@ -322,17 +319,12 @@ async fn waiting_list_and_find_a_dps_in_other_languages() -> Result<(), Error> {
     if !enabled("waiting_list_and_find_a_dps_in_other_languages") {
         return Ok(());
     }
-    let pcscd = Pcscd::start(1)?;
-    let pki = TestPki::generate(KeyKind::Ec, "DPS e2e Root")?;
-    let k = Kiosk::launch().await?;
+    let (stand, k) = Stand::open(&[]).await?;
 
     // The waiting list, in English: open from 12 May to 25 June 2021 (data
     // in the flow), so today it says the list is closed.
     k.click("button[data-lang=en]").await?;
-    let card = pcscd.insert(
-        0,
-        CardImage::build(&resident("30 JUIL 1985", "1060"), &pki)?,
-    )?;
+    let card = stand.resident("30 JUIL 1985", "1060")?;
     k.wait_text("[data-testid=greeting]", "Hello Émilie!")
         .await?;
     k.click("[data-action=start]").await?;
@@ -346,10 +338,7 @@ async fn waiting_list_and_find_a_dps_in_other_languages() -> Result<(), Error> {
     // Find a DPS, in Dutch, for a resident of Molenbeek (1080): the DPSs of
     // their own municipality come first, then the neighbours'.
     k.click("button[data-lang=nl]").await?;
-    let _card = pcscd.insert(
-        0,
-        CardImage::build(&resident("30 JUIL 1985", "1080"), &pki)?,
-    )?;
+    let _card = stand.resident("30 JUIL 1985", "1080")?;
     k.wait_for("[data-testid=greeting]").await?;
     k.click("[data-action=start]").await?;
     k.click("[data-procedure=find-dps]").await?;
