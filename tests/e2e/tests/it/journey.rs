@@ -305,6 +305,12 @@ async fn reader_states_are_always_visible() -> Result<(), Error> {
     .await?;
     k.assert_axe_clean("not an eID").await?;
     drop(card);
+    // vpcd looks for the card every 400 ms: a card put back sooner can
+    // replace the old one unseen (no removal, no new read). A resident cannot
+    // swap cards that fast; wait as they would. The window shows nothing new
+    // on this removal (a failed read keeps saying why), so there is no
+    // on-screen signal to wait for instead.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     let mut spec = resident("30 JUIL 1985", "1030");
     spec.behaviour.remove_at_apdu = Some(4);
     let _card = stand.insert(&spec)?;
