@@ -109,9 +109,12 @@ rust-test:
 ui-test: ui/node_modules/.stamp
 	cd ui && npm run --silent check && npm test --silent
 
+# The window suite also runs a real dps-hub for the sync-from-the-window test.
 e2e: ui
 	cargo build --bin dps-kiosk
+	cargo build -p dps-hub --bin dps-hub
 	DPS_E2E=1 $(TEST_ENV) DPS_KIOSK_BIN=$(CARGO_TARGET_DIR)/debug/dps-kiosk \
+	  DPS_HUB_BIN=$(CARGO_TARGET_DIR)/debug/dps-hub \
 	  cargo test -p dps-e2e -- --test-threads=1
 
 bindings:

@@ -9,6 +9,9 @@ fn main() {
             "set_language",
             "kiosk_view",
             "kiosk_command",
+            "steward_status",
+            "steward_action",
+            "first_screen",
         ]));
     if let Err(e) = tauri_build::try_build(attrs) {
         // Why: a missing ui/dist is the usual cause; say what to run.

@@ -1,10 +1,15 @@
 //! Thin commands: parse, call a crate, map the error to `{code, params}`.
 
-use dps_controller::{Command, KioskView};
-use dps_ipc::{AppInfo, IpcError};
-use dps_model::Language;
+use std::sync::atomic::Ordering;
 
-use crate::{today, view_of, AppState};
+use chrono::Utc;
+use dps_controller::{Command, KioskView};
+use dps_ipc::{AppInfo, IpcError, StewardAction, StewardReply, StewardStatus};
+use dps_model::Language;
+use dps_steward::Effect;
+use tauri::AppHandle;
+
+use crate::{today, view_of, AppState, Shared};
 
 #[tauri::command]
 pub fn app_info() -> AppInfo {
@@ -23,12 +28,13 @@ pub fn app_info() -> AppInfo {
 #[tauri::command]
 pub fn set_language(
     language: String,
+    app: AppHandle,
     state: tauri::State<'_, AppState>,
 ) -> Result<KioskView, IpcError> {
     let language: Language = language
         .parse()
         .map_err(|_| IpcError::new("unknown_language").with("value", &language))?;
-    kiosk_command(Command::SetLanguage { language }, state)
+    kiosk_command(Command::SetLanguage { language }, app, state)
 }
 
 #[tauri::command]
@@ -39,11 +45,111 @@ pub fn kiosk_view(state: tauri::State<'_, AppState>) -> Result<KioskView, IpcErr
 #[tauri::command]
 pub fn kiosk_command(
     command: Command,
+    app: AppHandle,
     state: tauri::State<'_, AppState>,
 ) -> Result<KioskView, IpcError> {
     let shared = &state.shared;
-    let mut kiosk = shared.kiosk.lock().map_err(|_| IpcError::new("generic"))?;
-    let visit = kiosk.command(command, today());
-    shared.count(visit);
-    Ok(kiosk.view())
+    let (view, visit, in_journey) = {
+        let mut kiosk = shared.kiosk.lock().map_err(|_| IpcError::new("generic"))?;
+        let visit = kiosk.command(command, today());
+        (kiosk.view(), visit, kiosk.in_journey())
+    };
+    shared.count(&app, visit);
+    shared.publish(&app, &view, in_journey);
+    Ok(view)
+}
+
+#[tauri::command]
+pub fn steward_status(state: tauri::State<'_, AppState>) -> Result<StewardStatus, IpcError> {
+    state
+        .shared
+        .steward_status()
+        .ok_or_else(|| IpcError::new("generic"))
+}
+
+fn reply(shared: &Shared) -> Result<StewardReply, IpcError> {
+    let sync = shared.sync_now();
+    let steward = shared
+        .steward
+        .lock()
+        .map_err(|_| IpcError::new("generic"))?;
+    Ok(steward.reply(sync, Utc::now())?)
+}
+
+#[tauri::command]
+pub async fn steward_action(
+    action: StewardAction,
+    app: AppHandle,
+    state: tauri::State<'_, AppState>,
+) -> Result<StewardReply, IpcError> {
+    let shared = &state.shared;
+    let effect = {
+        let mut steward = shared
+            .steward
+            .lock()
+            .map_err(|_| IpcError::new("generic"))?;
+        steward.act(action, Utc::now())?
+    };
+    match effect {
+        Effect::None => {}
+        Effect::SyncNow => shared.wake.notify_one(),
+        Effect::Training(on) => {
+            let (view, in_journey) = {
+                let mut kiosk = shared.kiosk.lock().map_err(|_| IpcError::new("generic"))?;
+                kiosk.set_training(on);
+                (kiosk.view(), kiosk.in_journey())
+            };
+            shared.publish(&app, &view, in_journey);
+        }
+        Effect::Enrol { hub, code } => {
+            enrol(shared, hub.trim(), code.trim()).await?;
+            shared.wake.notify_one();
+        }
+        Effect::Quit => {
+            shared.quitting.store(true, Ordering::SeqCst);
+            app.exit(0);
+        }
+    }
+    shared.publish_steward(&app);
+    reply(shared)
+}
+
+async fn enrol(shared: &Shared, hub: &str, code: &str) -> Result<(), IpcError> {
+    use dps_sync::ReplicaSource;
+    let store = shared
+        .steward
+        .lock()
+        .map_err(|_| IpcError::new("generic"))?
+        .store()
+        .ok_or_else(|| IpcError::new("store_unavailable"))?;
+    // Counts already sent belong to the old device's replica on the hub;
+    // sending them again as a new device would count them twice.
+    let enrolled = store
+        .get_setting(dps_sync::keys::TOKEN)
+        .ok()
+        .flatten()
+        .is_some();
+    if enrolled && ReplicaSource::acked(store.as_ref()).unwrap_or(0) > 0 {
+        return Err(IpcError::new("already_enrolled"));
+    }
+    dps_sync::enrol(store.as_ref(), hub, code, None)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::warn!(reason = e.code(), "enrolment failed: {e}");
+            IpcError::new(match e.code() {
+                "bad_code" => "enrol_bad_code",
+                "unreachable" | "timeout" => "enrol_unreachable",
+                _ => "enrol_failed",
+            })
+        })
+}
+
+/// The window calls this once the first screen is drawn; the app-vs-browser
+/// bench (`app-bench`) times start-up by this line.
+#[tauri::command]
+pub fn first_screen() {
+    if std::env::var_os("DPS_BENCH_READY").is_some_and(|v| v == "1") {
+        println!("dps-kiosk: first-screen");
+    }
 }

@@ -1,24 +1,39 @@
 //! The Tauri shell: opens the kiosk window and forwards inputs to Tauri-free
 //! crates. The window's commands and the card watcher both drive one
 //! [`dps_controller::Kiosk`]; after every change the whole [`KioskView`] is
-//! sent to the window as the `kiosk` event, and a finished visit goes to the
-//! tally store. Nothing here holds logic worth testing on its own: the
-//! crates do, and the e2e suite drives this shell for real.
+//! sent to the window as the `kiosk` event. A finished visit goes to the
+//! [`dps_steward::Steward`], which counts it in the tally store; the steward's
+//! status (session, counts, sync) goes out as the `steward` event. The sync
+//! loop runs in the background on Tauri's async runtime. Nothing here holds
+//! logic worth testing on its own: the crates do, and the e2e suite drives
+//! this shell for real.
 
 mod commands;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use chrono::{NaiveDate, Utc};
 use dps_controller::{Kiosk, KioskView};
 use dps_model::VisitRecord;
-use tauri::Emitter;
+use dps_steward::{CountOutcome, Steward, StewardStatus};
+use dps_sync::SyncStatus;
+use tauri::{AppHandle, Emitter, Manager};
+use tokio::sync::{watch, Notify};
 
-/// What the window's commands and the watcher thread share.
+/// What the window's commands, the watcher thread and the sync loop share.
 pub struct Shared {
     pub kiosk: Mutex<Kiosk>,
-    pub tally: Option<dps_tally::TallyStore>,
+    pub steward: Mutex<Steward>,
+    /// The sync loop's latest status (a default "not enrolled" without a store).
+    pub sync_status: watch::Receiver<SyncStatus>,
+    /// "Sync now": the steward's button, an enrolment, a visit counted.
+    pub wake: Arc<Notify>,
+    /// Whether a resident's journey is on screen: the sync loop waits it out.
+    journey: watch::Sender<bool>,
+    /// Set by the steward's "quit": the only close the window lets through.
+    pub quitting: AtomicBool,
 }
 
 pub struct AppState {
@@ -35,40 +50,82 @@ pub fn today() -> NaiveDate {
 }
 
 impl Shared {
-    /// Counts a finished visit. Only bands and codes reach the store; a
-    /// failure is reported to the steward's log without anything personal.
-    pub fn count(&self, visit: Option<VisitRecord>) {
-        let Some(visit) = visit else { return };
-        match &self.tally {
-            Some(store) => {
-                if let Err(e) = store.record(visit, Utc::now()) {
-                    eprintln!("dps-kiosk: visit not counted: {e}");
-                }
+    /// The sync status as the store has it now (an enrolment or an attempt
+    /// shows at once), with the loop's next attempt time.
+    pub fn sync_now(&self) -> SyncStatus {
+        let live = self.sync_status.borrow().clone();
+        let store = self.steward.lock().ok().and_then(|s| s.store());
+        match store.as_deref().map(|s| dps_sync::status(s)) {
+            Some(Ok(mut st)) => {
+                st.next_attempt = live.next_attempt;
+                st
             }
-            None => eprintln!("dps-kiosk: visit not counted: the tally store is not open"),
+            _ => live,
         }
+    }
+
+    pub fn steward_status(&self) -> Option<StewardStatus> {
+        let status = self.sync_now();
+        self.steward.lock().ok().map(|s| s.status(status))
+    }
+
+    /// After any change of the kiosk: tell the sync loop whether a journey is
+    /// on screen, and the window what to show.
+    pub fn publish(&self, app: &AppHandle, view: &KioskView, in_journey: bool) {
+        self.journey
+            .send_if_modified(|j| std::mem::replace(j, in_journey) != in_journey);
+        let _ = app.emit("kiosk", view);
+    }
+
+    pub fn publish_steward(&self, app: &AppHandle) {
+        if let Some(status) = self.steward_status() {
+            let _ = app.emit("steward", &status);
+        }
+    }
+
+    /// Counts a finished visit. Only bands and codes reach the store; a visit
+    /// not counted is logged with its reason, never with anything personal.
+    pub fn count(&self, app: &AppHandle, visit: Option<VisitRecord>) {
+        let Some(visit) = visit else { return };
+        let outcome = match self.steward.lock() {
+            Ok(mut s) => s.count(visit, Utc::now()),
+            Err(_) => return,
+        };
+        match outcome {
+            CountOutcome::Counted { visit_no } => {
+                tracing::info!(visit_no, "visit counted");
+                self.wake.notify_one();
+            }
+            CountOutcome::NotCounted(e) => {
+                tracing::warn!(reason = e.code(), "visit not counted: {e}")
+            }
+        }
+        self.publish_steward(app);
     }
 }
 
-fn load_kiosk() -> Kiosk {
+fn load_kiosk() -> (Kiosk, dps_directory::Directory) {
     let assets = dps_directory::assets_dir();
     let (flows_dir, pictograms_dir) = dps_flow::loader::dirs(&assets);
     let loaded = dps_flow::load_dir(&flows_dir, &pictograms_dir);
-    let problems = loaded.problems.iter().map(|p| p.to_string()).collect();
-    let mut problems: Vec<String> = problems;
+    let mut problems: Vec<String> = loaded.problems.iter().map(|p| p.to_string()).collect();
     // A broken directory must not stop the kiosk: the procedures still work,
     // "find a DPS" just lists nothing, and the steward sees why.
     let directory = dps_directory::Directory::bundled().unwrap_or_else(|e| {
         problems.push(format!("DPS directory: {e}"));
-        dps_directory::Directory::parse("(empty)", "").unwrap_or_else(|_| unreachable_empty())
+        empty_directory()
     });
-    Kiosk::new(loaded.flows, problems, directory)
+    (
+        Kiosk::new(loaded.flows, problems, directory.clone()),
+        directory,
+    )
 }
 
 /// An empty TOML document is a valid, empty directory; if that ever stops
 /// being true it is a bug in this crate, not bad input.
-fn unreachable_empty() -> dps_directory::Directory {
-    panic!("an empty DPS directory must parse")
+fn empty_directory() -> dps_directory::Directory {
+    dps_directory::Directory::parse("(empty)", "")
+        .unwrap_or_else(|_| panic!("an empty DPS directory must parse"))
 }
 
 fn trust_store() -> dps_eid::TrustStore {
@@ -79,66 +136,172 @@ fn trust_store() -> dps_eid::TrustStore {
         for path in std::env::split_paths(&paths) {
             match std::fs::read_to_string(&path).map(|pem| trust.add_pem(&pem)) {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("dps-kiosk: {}: {e}", path.display()),
-                Err(e) => eprintln!("dps-kiosk: {}: {e}", path.display()),
+                Ok(Err(e)) => tracing::warn!("{}: {e}", path.display()),
+                Err(e) => tracing::warn!("{}: {e}", path.display()),
             }
         }
     }
     trust
 }
 
-/// Opens the kiosk window and runs until it closes.
+/// Development and tests may want an ordinary window; the field gets the kiosk.
+fn windowed() -> bool {
+    std::env::var_os("DPS_WINDOWED").is_some_and(|v| v == "1")
+}
+
+/// Opens the kiosk window and runs until the steward quits.
 pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
     let data_dir = global.data_dir();
-    let tally = match dps_tally::TallyStore::open(&data_dir, Utc::now()) {
+    let _logs = dps_logs::init(&dps_logs::dir(&data_dir))
+        .map_err(|e| eprintln!("dps-kiosk: logs: {e}"))
+        .ok();
+    let instance = match dps_steward::instance::claim(&data_dir) {
+        Ok(dps_steward::instance::Claim::First(i)) => Some(i),
+        Ok(dps_steward::instance::Claim::AlreadyRunning) => {
+            println!("DPS Kiosk is already open: it was brought to the front.");
+            return Ok(());
+        }
+        Err(e) => {
+            // Not fatal: the store's lock still keeps a second window out.
+            tracing::warn!("single-instance socket: {e}");
+            None
+        }
+    };
+    let (store, store_problem) = match dps_tally::TallyStore::open(&data_dir, Utc::now()) {
         Ok(opened) => {
-            if let Some(msg) = opened.steward_message() {
-                eprintln!("dps-kiosk: {msg}");
+            let msg = opened.steward_message();
+            if let Some(m) = &msg {
+                tracing::warn!("{m}");
             }
-            Some(opened.store)
+            (Some(Arc::new(opened.store)), msg)
         }
         Err(e) => {
             // The journeys still work; the steward is told visits are not
             // counted rather than the kiosk refusing to start.
-            eprintln!("dps-kiosk: {e}");
-            None
+            tracing::error!("{e}");
+            (None, Some(e.to_string()))
         }
     };
-    let shared = Arc::new(Shared {
-        kiosk: Mutex::new(load_kiosk()),
-        tally,
+    let (kiosk, directory) = load_kiosk();
+    let autostart = dps_steward::autostart_dir().and_then(|dir| {
+        let exe = std::env::current_exe().ok()?;
+        Some(dps_steward::autostart::Autostart::new(
+            dir,
+            exe.to_string_lossy().into_owned(),
+        ))
     });
+    let steward = Steward::new(store.clone(), store_problem, directory, autostart);
+    let initial_sync = store
+        .as_deref()
+        .and_then(|s| dps_sync::status(s).ok())
+        .unwrap_or_default();
+    let (sync_tx, sync_rx) = watch::channel(initial_sync);
+    let (journey_tx, journey_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        kiosk: Mutex::new(kiosk),
+        steward: Mutex::new(steward),
+        sync_status: sync_rx,
+        wake: Arc::new(Notify::new()),
+        journey: journey_tx,
+        quitting: AtomicBool::new(false),
+    });
+    let for_close = Arc::clone(&shared);
     tauri::Builder::default()
         .setup(move |app| {
             let handle = app.handle().clone();
+            if let Some(window) = app.get_webview_window("main") {
+                if !windowed() {
+                    // Fullscreen needs a window manager; docs/kiosk-setup.md
+                    // says which settings a DPS laptop needs.
+                    let _ = window.set_decorations(false);
+                    let _ = window.set_fullscreen(true);
+                }
+                if let Some(instance) = instance {
+                    let w = window.clone();
+                    instance.serve(move || {
+                        let _ = w.unminimize();
+                        let _ = w.show();
+                        let _ = w.set_focus();
+                    })?;
+                }
+            }
             let for_watcher = Arc::clone(&shared);
+            let h = handle.clone();
             let watcher = dps_eid::Watcher::start(trust_store(), move |event| {
-                let view = {
+                let (view, visit, in_journey) = {
                     let Ok(mut kiosk) = for_watcher.kiosk.lock() else {
                         return;
                     };
                     let visit = kiosk.card_event(event, today());
-                    for_watcher.count(visit);
-                    kiosk.view()
+                    (kiosk.view(), visit, kiosk.in_journey())
                 };
-                let _ = handle.emit("kiosk", &view);
+                for_watcher.count(&h, visit);
+                for_watcher.publish(&h, &view, in_journey);
             })
             .context("cannot start the card watcher thread")?;
-            use tauri::Manager;
+            if let Some(store) = store {
+                start_sync(&handle, &shared, store, sync_tx, journey_rx);
+            }
             app.manage(AppState {
                 shared,
                 _watcher: Some(watcher),
             });
             Ok(())
         })
+        .on_window_event(move |_window, event| {
+            // A resident cannot close the kiosk (Alt+F4, the window
+            // manager's close): only the steward's "quit", behind the PIN.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                if !for_close.quitting.load(Ordering::SeqCst) {
+                    api.prevent_close();
+                }
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
             commands::set_language,
             commands::kiosk_view,
-            commands::kiosk_command
+            commands::kiosk_command,
+            commands::steward_status,
+            commands::steward_action,
+            commands::first_screen
         ])
         .run(tauri::generate_context!("tauri.conf.json"))?;
     Ok(())
+}
+
+/// The background sync loop and the task that tells the window about it.
+fn start_sync(
+    app: &AppHandle,
+    shared: &Arc<Shared>,
+    store: Arc<dps_tally::TallyStore>,
+    status_tx: watch::Sender<SyncStatus>,
+    journey_active: watch::Receiver<bool>,
+) {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Kept for the process lifetime: the loop stops when the runtime does.
+    std::mem::forget(shutdown_tx);
+    let controls = dps_sync::background::Controls {
+        wake: Arc::clone(&shared.wake),
+        journey_active,
+        shutdown: shutdown_rx,
+    };
+    let src: Arc<dyn dps_sync::ReplicaSource> = store;
+    let clock: dps_sync::background::Clock = Arc::new(Utc::now);
+    tauri::async_runtime::spawn(dps_sync::background::run(
+        src,
+        clock,
+        controls,
+        dps_sync::background::Options::default(),
+        status_tx,
+    ));
+    let mut rx = shared.sync_status.clone();
+    let (app, shared) = (app.clone(), Arc::clone(shared));
+    tauri::async_runtime::spawn(async move {
+        while rx.changed().await.is_ok() {
+            shared.publish_steward(&app);
+        }
+    });
 }
 
 /// The current view, for commands.

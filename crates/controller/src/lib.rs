@@ -66,7 +66,59 @@ pub struct KioskView {
     /// Procedures refused because their file is broken, for the steward
     /// ("file:line: problem"); residents never see these.
     pub flow_problems: Vec<String>,
+    /// Training mode: sample residents instead of (or besides) cards, and
+    /// nothing is counted. The window marks every screen while it is on.
+    pub training: bool,
+    /// The sample residents offered while training (empty otherwise).
+    pub training_residents: Vec<TrainingResident>,
 }
+
+/// A made-up resident stewards practise with. Never a real person: the
+/// national numbers are synthetic (valid check digits, fictional serials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TrainingResident {
+    pub first_name: String,
+    /// ISO 8601, partial when the sample card's date is.
+    pub birth: String,
+    pub postcode: String,
+}
+
+struct Sample {
+    first_name: &'static str,
+    number: &'static str,
+    birth: (u16, Option<u8>, Option<u8>),
+    postcode: &'static str,
+}
+
+/// Four residents covering the cases stewards meet most: a senior (BRUVAX
+/// appointment), a working-age adult, a young adult, and a card whose birth
+/// date holds only the year.
+const SAMPLES: [Sample; 4] = [
+    Sample {
+        first_name: "Marie",
+        number: "48051200103",
+        birth: (1948, Some(5), Some(12)),
+        postcode: "1080",
+    },
+    Sample {
+        first_name: "Youssef",
+        number: "86020300180",
+        birth: (1986, Some(2), Some(3)),
+        postcode: "1210",
+    },
+    Sample {
+        first_name: "Sofia",
+        number: "04092100229",
+        birth: (2004, Some(9), Some(21)),
+        postcode: "1070",
+    },
+    Sample {
+        first_name: "Jan",
+        number: "62000000140",
+        birth: (1962, None, None),
+        postcode: "1000",
+    },
+];
 
 /// What the window asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -87,6 +139,12 @@ pub enum Command {
     Home {
         reason: AbandonReason,
     },
+    /// Training mode only: a sample resident "inserts their card".
+    TrainingCardIn {
+        index: u32,
+    },
+    /// Training mode only: the sample card is taken out.
+    TrainingCardOut,
 }
 
 /// The card in the reader, as far as a journey may need it.
@@ -119,6 +177,9 @@ pub struct Kiosk {
     readers: Vec<String>,
     card: Option<HeldCard>,
     screen: State,
+    training: bool,
+    /// The reader state to go back to when a sample card is taken out.
+    reader_before_sample: Option<ReaderState>,
 }
 
 enum State {
@@ -143,6 +204,38 @@ impl Kiosk {
             readers: Vec::new(),
             card: None,
             screen: State::Welcome,
+            training: false,
+            reader_before_sample: None,
+        }
+    }
+
+    pub fn training(&self) -> bool {
+        self.training
+    }
+
+    /// Turns training mode on or off. Either way whoever is at the kiosk is
+    /// sent home and their data wiped, and nothing is counted: a real
+    /// resident's journey must not become a training one, nor the reverse.
+    pub fn set_training(&mut self, on: bool) {
+        self.training = true; // so the abandon below is not counted
+        let _ = self.command_inner(
+            Command::Home {
+                reason: AbandonReason::Quit,
+            },
+            NaiveDate::MIN,
+        );
+        if let Some(r) = self.reader_before_sample.take() {
+            self.reader = r;
+        }
+        self.training = on;
+    }
+
+    /// Visits end here: none is ever counted in training mode.
+    fn counted(&self, visit: Option<VisitRecord>) -> Option<VisitRecord> {
+        if self.training {
+            None
+        } else {
+            visit
         }
     }
 
@@ -165,6 +258,19 @@ impl Kiosk {
                 .map(|n| n.expose().to_owned()),
             screen,
             flow_problems: self.flow_problems.clone(),
+            training: self.training,
+            training_residents: if self.training {
+                SAMPLES
+                    .iter()
+                    .map(|s| TrainingResident {
+                        first_name: s.first_name.to_owned(),
+                        birth: sample_birth(s).to_iso(),
+                        postcode: s.postcode.to_owned(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -182,7 +288,38 @@ impl Kiosk {
 
     /// A window command. Returns the visit to count, if one ended.
     pub fn command(&mut self, cmd: Command, today: NaiveDate) -> Option<VisitRecord> {
+        let visit = self.command_inner(cmd, today);
+        self.counted(visit)
+    }
+
+    fn command_inner(&mut self, cmd: Command, today: NaiveDate) -> Option<VisitRecord> {
         match cmd {
+            Command::TrainingCardIn { index } => {
+                let sample = SAMPLES.get(usize::try_from(index).ok()?)?;
+                if !self.training {
+                    return None;
+                }
+                if self.reader_before_sample.is_none() {
+                    self.reader_before_sample = Some(self.reader);
+                }
+                self.reader = ReaderState::Read;
+                self.card = Some(HeldCard {
+                    first_name: Some(SecretString::from(sample.first_name)),
+                    number: Some(SecretString::from(sample.number)),
+                    birth: Some(Zeroizing::new(sample_birth(sample))),
+                    postcode: Some(SecretString::from(sample.postcode)),
+                });
+                self.feed_card_if_identifying(None, today)
+            }
+            Command::TrainingCardOut => {
+                if !self.training || self.reader_before_sample.is_none() {
+                    return None;
+                }
+                if let Some(r) = self.reader_before_sample.take() {
+                    self.reader = r;
+                }
+                self.card_gone(today)
+            }
             Command::SetLanguage { language } => {
                 self.language = language;
                 if matches!(self.screen, State::Journey { .. }) {
@@ -284,6 +421,11 @@ impl Kiosk {
 
     /// A card watcher event.
     pub fn card_event(&mut self, event: dps_eid::Event, today: NaiveDate) -> Option<VisitRecord> {
+        let visit = self.card_event_inner(event, today);
+        self.counted(visit)
+    }
+
+    fn card_event_inner(&mut self, event: dps_eid::Event, today: NaiveDate) -> Option<VisitRecord> {
         use dps_eid::Event as E;
         match event {
             E::ServiceUnavailable { .. } => {
@@ -367,4 +509,9 @@ impl Kiosk {
             _ => None,
         }
     }
+}
+
+fn sample_birth(s: &Sample) -> PartialDate {
+    let (year, month, day) = s.birth;
+    PartialDate { year, month, day }
 }

@@ -282,3 +282,87 @@ fn reader_states_follow_the_watcher() {
         ]
     );
 }
+
+#[test]
+fn training_mode_offers_sample_residents_and_counts_nothing() {
+    let mut k = kiosk();
+    reader_ready(&mut k);
+    // Outside training the sample cards do nothing.
+    assert_eq!(
+        k.command(Command::TrainingCardIn { index: 0 }, today()),
+        None
+    );
+    assert_eq!(k.view().greeting, None);
+    assert!(k.view().training_residents.is_empty());
+
+    k.set_training(true);
+    let v = k.view();
+    assert!(v.training);
+    expect![[r#"
+        [
+            "Marie 1948-05-12 1080",
+            "Youssef 1986-02-03 1210",
+            "Sofia 2004-09-21 1070",
+            "Jan 1962 1000",
+        ]
+    "#]]
+    .assert_debug_eq(
+        &v.training_residents
+            .iter()
+            .map(|r| format!("{} {} {}", r.first_name, r.birth, r.postcode))
+            .collect::<Vec<_>>(),
+    );
+    // Every sample number passes the mod-97 check, so practice never trips
+    // on a "wrong number" screen the steward did not ask for.
+    let mut log = vec![];
+    for index in 0..4 {
+        k.command(Command::TrainingCardIn { index }, today());
+        k.command(Command::ShowProcedures, today());
+        k.command(
+            Command::StartProcedure {
+                procedure: "bruvax-registration".into(),
+            },
+            today(),
+        );
+        // A whole journey to its end: nothing comes out to be counted.
+        assert_eq!(walk(&mut k, &mut log), None);
+        k.command(Command::TrainingCardOut, today());
+        assert_eq!(k.view().screen, Screen::Welcome);
+        assert_eq!(k.view().greeting, None);
+    }
+    let text = log.join("\n");
+    assert!(text.contains("greet=Some(\"Marie\")"), "{text}");
+    assert!(!text.contains("wrong"), "{text}");
+    // The last step of each journey was an outcome screen.
+    assert_eq!(text.matches(" End").count(), 4, "{text}");
+
+    // Pulling out in the middle, too, is never counted; turning training off
+    // wipes whoever was there and puts the reader back as it was.
+    k.command(Command::TrainingCardIn { index: 1 }, today());
+    k.command(Command::ShowProcedures, today());
+    k.command(
+        Command::StartProcedure {
+            procedure: "bruvax-registration".into(),
+        },
+        today(),
+    );
+    assert_eq!(k.command(Command::TrainingCardOut, today()), None);
+    k.command(Command::TrainingCardIn { index: 2 }, today());
+    k.set_training(false);
+    let v = k.view();
+    assert!(!v.training);
+    assert_eq!(v.greeting, None);
+    assert_eq!(v.reader, ReaderState::InsertCard);
+    assert_eq!(v.screen, Screen::Welcome);
+
+    // And out of training, a real journey is counted again.
+    k.card_event(card(1950, "1080"), today());
+    k.command(Command::ShowProcedures, today());
+    k.command(
+        Command::StartProcedure {
+            procedure: "bruvax-registration".into(),
+        },
+        today(),
+    );
+    assert!(walk(&mut k, &mut Vec::new()).is_some());
+}

@@ -15,12 +15,17 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use ts_rs::{Config, TS};
 
-pub use dps_controller::{Command, KioskView, ReaderState, Screen};
+pub use dps_controller::{Command, KioskView, ReaderState, Screen, TrainingResident};
 pub use dps_flow::view::{
     AbandonReason, ErrorCode, Event, IdentifyView, Nearness, ProcedureView, Progress, SiteView,
     View, ViewError, ViewKind, ViewOption,
 };
 pub use dps_model::{AgeBand, Channel, Code, Language, VisitRecord};
+pub use dps_steward::{
+    Counting, MunicipalityOption, SessionView, SiteChoice, SiteOption, StewardAction, StewardArea,
+    StewardReply, StewardStatus, SummaryRow, SummaryView,
+};
+pub use dps_sync::SyncStatus;
 
 /// An error as the window sees it: a stable code and named parameters for the
 /// translated message `error-<code>`.
@@ -54,6 +59,16 @@ impl std::fmt::Display for IpcError {
 }
 
 impl std::error::Error for IpcError {}
+
+impl From<dps_steward::StewardError> for IpcError {
+    fn from(e: dps_steward::StewardError) -> IpcError {
+        let mut out = IpcError::new(e.code());
+        for (k, v) in e.params() {
+            out = out.with(k, v);
+        }
+        out
+    }
+}
 
 /// A language offered on the welcome screen, named in itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -131,6 +146,19 @@ pub fn typescript() -> String {
     decl::<SiteView>(&cfg, &mut out);
     decl::<Event>(&cfg, &mut out);
     decl::<AbandonReason>(&cfg, &mut out);
+    decl::<TrainingResident>(&cfg, &mut out);
+    decl::<SyncStatus>(&cfg, &mut out);
+    decl::<Counting>(&cfg, &mut out);
+    decl::<SummaryRow>(&cfg, &mut out);
+    decl::<SummaryView>(&cfg, &mut out);
+    decl::<SessionView>(&cfg, &mut out);
+    decl::<StewardStatus>(&cfg, &mut out);
+    decl::<SiteOption>(&cfg, &mut out);
+    decl::<MunicipalityOption>(&cfg, &mut out);
+    decl::<StewardArea>(&cfg, &mut out);
+    decl::<StewardReply>(&cfg, &mut out);
+    decl::<SiteChoice>(&cfg, &mut out);
+    decl::<StewardAction>(&cfg, &mut out);
     out.truncate(out.trim_end().len());
     out.push('\n');
     out

@@ -65,6 +65,29 @@ impl SyncError {
         }
     }
 
+    /// A stable code for the window, which says [`SyncError::plain`] in the
+    /// steward's language (`sync-error-<code>` in the Fluent catalogs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::NotEnrolled => "not_enrolled",
+            SyncError::Config(_) => "config",
+            SyncError::Unreachable(_) => "unreachable",
+            SyncError::Timeout => "timeout",
+            SyncError::Refused(_) => "refused",
+            SyncError::BadCode(_) => "bad_code",
+            SyncError::Rejected { error, .. } if error.code == codes::FORBIDDEN_REPLICA => {
+                "forbidden_replica"
+            }
+            SyncError::Rejected { error, .. } if error.code == codes::UNSUPPORTED_VERSION => {
+                "unsupported_version"
+            }
+            SyncError::Rejected { .. } => "rejected",
+            SyncError::Hub { .. } => "hub_failed",
+            SyncError::Protocol(_) => "protocol",
+            SyncError::Store(_) => "store",
+        }
+    }
+
     /// One sentence for the steward: what happened and what to do.
     pub fn plain(&self) -> String {
         match self {
@@ -126,6 +149,8 @@ pub struct SyncStatus {
     pub pending_cells: u64,
     /// The last failure in plain words; `None` once a sync succeeds.
     pub last_error: Option<String>,
+    /// The same failure as a stable code ([`SyncError::code`]) the window translates.
+    pub last_error_code: Option<String>,
     /// Kiosk clock minus hub clock, in seconds, at the last contact.
     #[ts(type = "number | null")]
     pub clock_skew_secs: Option<i64>,
@@ -138,6 +163,7 @@ pub struct SyncStatus {
 const LAST_SUCCESS: &str = "sync_last_success";
 const LAST_ATTEMPT: &str = "sync_last_attempt";
 const LAST_ERROR: &str = "sync_last_error";
+const LAST_ERROR_CODE: &str = "sync_last_error_code";
 const CLOCK_SKEW: &str = "sync_clock_skew_secs";
 
 /// The status as last recorded in the store.
@@ -160,6 +186,7 @@ pub fn status(src: &dyn ReplicaSource) -> Result<SyncStatus, SourceError> {
         last_attempt: time(LAST_ATTEMPT)?,
         pending_cells: src.pending_count()?,
         last_error: src.get_setting(LAST_ERROR)?.filter(|s| !s.is_empty()),
+        last_error_code: src.get_setting(LAST_ERROR_CODE)?.filter(|s| !s.is_empty()),
         clock_skew_secs: skew,
         clock_skew_warning: skew.is_some_and(|s| s.abs() > SKEW_WARNING_SECS),
         next_attempt: None,
@@ -177,9 +204,13 @@ pub fn record(
         Ok(r) => {
             src.put_setting(LAST_SUCCESS, &now.to_rfc3339())?;
             src.put_setting(LAST_ERROR, "")?;
+            src.put_setting(LAST_ERROR_CODE, "")?;
             src.put_setting(CLOCK_SKEW, &r.clock_skew_secs.to_string())?;
         }
-        Err(e) => src.put_setting(LAST_ERROR, &e.plain())?,
+        Err(e) => {
+            src.put_setting(LAST_ERROR, &e.plain())?;
+            src.put_setting(LAST_ERROR_CODE, e.code())?;
+        }
     }
     Ok(())
 }

@@ -120,6 +120,32 @@ impl Display {
     }
 }
 
+/// The PIN of a kiosk started with [`Kiosk::launch_with`].
+pub const STEWARD_PIN: &str = "2580";
+/// The pop-up place of its open session.
+pub const STAND_PLACE: &str = "Stand e2e";
+
+/// Where the app keeps its data for `XDG_DATA_HOME=home`.
+pub fn app_data_dir(home: &Path) -> PathBuf {
+    home.join("dps-kiosk")
+}
+
+/// What a steward does at first start, done through the tally store so a
+/// test can start from a kiosk in use.
+pub fn set_up_steward(app_data: &Path) -> Result<(), Error> {
+    let now = chrono::Utc::now();
+    let store = dps_tally::TallyStore::open(app_data, now)?.store;
+    store.set_pin(STEWARD_PIN)?;
+    store.start_session(
+        dps_tally::Site::PopUp {
+            place: STAND_PLACE.into(),
+            municipality: dps_model::Municipality::MolenbeekSaintJean,
+        },
+        now,
+    )?;
+    Ok(())
+}
+
 /// The kiosk window under WebDriver control.
 pub struct Kiosk {
     pub client: Client,
@@ -134,13 +160,39 @@ impl Kiosk {
         Self::launch_with(&[]).await
     }
 
+    /// A kiosk its steward has set up: PIN [`STEWARD_PIN`] and an open
+    /// pop-up session (the state a kiosk is in at a stand), so visits count.
     pub async fn launch_with(env: &[(&str, &str)]) -> Result<Kiosk, Error> {
+        let data_dir = tempfile::tempdir()?;
+        set_up_steward(&app_data_dir(data_dir.path()))?;
+        Self::launch_in(data_dir, env).await
+    }
+
+    /// A kiosk on its very first start: no PIN, no session.
+    pub async fn launch_fresh(env: &[(&str, &str)]) -> Result<Kiosk, Error> {
+        Self::launch_in(tempfile::tempdir()?, env).await
+    }
+
+    /// The X display the window is on (`:N`).
+    pub fn display(&self) -> &str {
+        &self._display.name
+    }
+
+    /// The app's own data directory (store, logs) inside [`Kiosk::data_dir`].
+    pub fn app_data(&self) -> PathBuf {
+        app_data_dir(self.data_dir.path())
+    }
+
+    async fn launch_in(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Result<Kiosk, Error> {
         let app = app_binary();
         if !app.exists() {
             return Err(format!("{} not built (make test builds it)", app.display()).into());
         }
         let display = Display::start()?;
-        let data_dir = tempfile::tempdir()?;
+        // The app's temporary files go inside the data dir too, so the
+        // privacy test searches them along with the store and the logs.
+        let tmp = data_dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp)?;
         let port = free_port()?;
         let native_port = free_port()?;
         let mut cmd = Command::new(tauri_driver());
@@ -152,6 +204,8 @@ impl Kiosk {
         ])
         .env("DISPLAY", &display.name)
         .env("XDG_DATA_HOME", data_dir.path())
+        .env("XDG_CONFIG_HOME", data_dir.path().join("config"))
+        .env("TMPDIR", &tmp)
         // WebKitGTK's sandbox needs user namespaces that CI containers lack.
         .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
         .stdout(Stdio::null())
@@ -202,12 +256,27 @@ impl Kiosk {
 
     /// Waits until `css`'s text equals `want` (re-rendering is asynchronous).
     pub async fn wait_text(&self, css: &str, want: &str) -> Result<(), Error> {
+        self.wait_text_by(css, want, |text| text == want).await
+    }
+
+    /// Waits until the element's text contains `part`.
+    pub async fn wait_contains(&self, css: &str, part: &str) -> Result<(), Error> {
+        self.wait_text_by(css, part, |text| text.contains(part))
+            .await
+    }
+
+    async fn wait_text_by(
+        &self,
+        css: &str,
+        want: &str,
+        ok: impl Fn(&str) -> bool,
+    ) -> Result<(), Error> {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut last = String::new();
         while Instant::now() < deadline {
             if let Ok(el) = self.client.find(Locator::Css(css)).await {
                 last = el.text().await.unwrap_or_default();
-                if last == want {
+                if ok(&last) {
                     return Ok(());
                 }
             }

@@ -37,11 +37,20 @@ greeting: string | null, screen: Screen,
  * Procedures refused because their file is broken, for the steward
  * ("file:line: problem"); residents never see these.
  */
-flow_problems: Array<string>, };
+flow_problems: Array<string>, 
+/**
+ * Training mode: sample residents instead of (or besides) cards, and
+ * nothing is counted. The window marks every screen while it is on.
+ */
+training: boolean, 
+/**
+ * The sample residents offered while training (empty otherwise).
+ */
+training_residents: Array<TrainingResident>, };
 
 export type Screen = { "kind": "welcome" } | { "kind": "procedures", procedures: Array<ProcedureView>, } | { "kind": "journey", view: View, } | { "kind": "take_card" };
 
-export type Command = { "type": "set_language", language: Language, } | { "type": "show_procedures" } | { "type": "start_procedure", procedure: string, } | { "type": "journey", event: Event, } | { "type": "home", reason: AbandonReason, };
+export type Command = { "type": "set_language", language: Language, } | { "type": "show_procedures" } | { "type": "start_procedure", procedure: string, } | { "type": "journey", event: Event, } | { "type": "home", reason: AbandonReason, } | { "type": "training_card_in", index: number, } | { "type": "training_card_out" };
 
 export type ProcedureView = { id: string, title: string, summary: string, pictogram: string, };
 
@@ -99,3 +108,89 @@ export type SiteView = { id: string, name: string, addresses: Array<string>, pos
 export type Event = { "type": "next" } | { "type": "tick" } | { "type": "choose", option: string, } | { "type": "manual", number: string, postcode: string, } | { "type": "back" } | { "type": "undo" } | { "type": "restart" } | { "type": "finish" } | { "type": "language", language: Language, } | { "type": "abandon", reason: AbandonReason, };
 
 export type AbandonReason = "idle" | "card_removed" | "quit";
+
+export type TrainingResident = { first_name: string, 
+/**
+ * ISO 8601, partial when the sample card's date is.
+ */
+birth: string, postcode: string, };
+
+export type SyncStatus = { 
+/**
+ * A hub is configured (the kiosk is enrolled).
+ */
+enrolled: boolean, hub: string | null, site: string | null, 
+/**
+ * RFC 3339.
+ */
+last_success: string | null, last_attempt: string | null, 
+/**
+ * Cells changed since the hub last acknowledged them.
+ */
+pending_cells: number, 
+/**
+ * The last failure in plain words; `None` once a sync succeeds.
+ */
+last_error: string | null, 
+/**
+ * The same failure as a stable code ([`SyncError::code`]) the window translates.
+ */
+last_error_code: string | null, 
+/**
+ * Kiosk clock minus hub clock, in seconds, at the last contact.
+ */
+clock_skew_secs: number | null, 
+/**
+ * `|clock_skew_secs|` is over five minutes: the steward should fix the clock.
+ */
+clock_skew_warning: boolean, next_attempt: string | null, };
+
+export type Counting = "counting" | "no_session" | "store_unavailable";
+
+export type SummaryRow = { procedure: Code, outcome: Code, visits: number, };
+
+export type SummaryView = { visits: number, undone: number, rows: Array<SummaryRow>, };
+
+export type SessionView = { id: number, 
+/**
+ * The site's name (a DPS's name, or "place (municipality)").
+ */
+site: string, site_code: Code, 
+/**
+ * RFC 3339.
+ */
+started_at: string, ended_at: string | null, summary: SummaryView, };
+
+export type StewardStatus = { pin_set: boolean, unlocked: boolean, counting: Counting, session: SessionView | null, 
+/**
+ * Number, within its session, of the last visit confirmed on disk.
+ */
+last_counted: number | null, 
+/**
+ * Something the steward must know about the store (set aside after damage…).
+ */
+store_problem: string | null, sync: SyncStatus, };
+
+export type SiteOption = { id: Code, name: string, municipality: string, };
+
+export type MunicipalityOption = { slug: string, name_fr: string, name_nl: string, };
+
+export type StewardArea = { today: SummaryView, 
+/**
+ * The last session ended, with its summary (shown after "end session").
+ */
+last_ended: SessionView | null, sites: Array<SiteOption>, municipalities: Array<MunicipalityOption>, language: Language, 
+/**
+ * `None` when start at login cannot be managed here (no config dir).
+ */
+autostart: boolean | null, 
+/**
+ * The last visit undone in this session, by its number.
+ */
+last_undone: number | null, };
+
+export type StewardReply = { status: StewardStatus, area: StewardArea | null, };
+
+export type SiteChoice = { "kind": "certified", id: string, } | { "kind": "pop_up", place: string, municipality: string, };
+
+export type StewardAction = { "type": "set_pin", pin: string, confirm: string, } | { "type": "unlock", pin: string, } | { "type": "lock" } | { "type": "change_pin", current: string, pin: string, confirm: string, } | { "type": "start_session", site: SiteChoice, } | { "type": "end_session" } | { "type": "undo_last" } | { "type": "set_language", language: Language, } | { "type": "set_training", on: boolean, } | { "type": "set_autostart", on: boolean, } | { "type": "sync_now" } | { "type": "enrol", hub: string, code: string, } | { "type": "quit" };

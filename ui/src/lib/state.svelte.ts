@@ -1,12 +1,13 @@
 // The window's reactive state. Reading `ui.lang` inside `t()` makes every text
-// in every component re-render when the language changes.
+// in every component re-render when the language changes. The steward area
+// speaks the steward's language (`ui.stewardLang`), whatever the resident chose.
 import sources from "./catalogs";
 import { createTranslator, errorMessage, type Args } from "./i18n";
 import type { Language } from "./bindings";
 
 const translator = createTranslator(sources);
 
-export const ui = $state({ lang: "fr" as Language });
+export const ui = $state({ lang: "fr" as Language, stewardLang: "fr" as Language });
 
 export function t(id: string, args?: Args): string {
   return translator.t(ui.lang, id, args);
@@ -14,4 +15,13 @@ export function t(id: string, args?: Args): string {
 
 export function tError(error: unknown): string {
   return errorMessage(translator, ui.lang, error);
+}
+
+/** Steward-area text, in the steward's language. */
+export function ts(id: string, args?: Args): string {
+  return translator.t(ui.stewardLang, id, args);
+}
+
+export function tsError(error: unknown): string {
+  return errorMessage(translator, ui.stewardLang, error);
 }

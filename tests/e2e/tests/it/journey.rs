@@ -409,3 +409,134 @@ async fn a_broken_flow_file_is_refused_and_the_steward_sees_why() -> Result<(), 
     assert_eq!(offered, 4, "only the four good procedures are offered");
     k.close().await
 }
+
+/// Every file under `dir`, read whole (the store, the logs, temp files).
+fn files_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => files_under(&p, out),
+            Ok(t) if t.is_file() => {
+                if let Ok(b) = std::fs::read(&p) {
+                    out.push((p, b));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    !n.is_empty() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+#[tokio::test]
+async fn nothing_personal_is_left_in_the_data_dir_after_counted_visits() -> Result<(), Error> {
+    if !enabled("nothing_personal_is_left_in_the_data_dir_after_counted_visits") {
+        return Ok(());
+    }
+    let (stand, k) = Stand::open(&[]).await?;
+    crate::steward::wait_visits(&k, 0).await?;
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEV", "MARS", "AVR", "MAI", "JUIN", "JUIL", "AOUT", "SEPT", "OCT", "NOV", "DEC",
+    ];
+    let people = [
+        (
+            "Peeters-Lhoest",
+            "Anaïs Berthe",
+            "Rue des Coteaux 17",
+            "1030",
+        ),
+        ("Janssens-Mboyo", "Bram Luc", "Avenue Brugmann 203", "1180"),
+        ("El Amrani", "Chaïma Nour", "Rue de Ribaucourt 88", "1080"),
+        ("Wouters-Kaya", "Dries Emre", "Chaussée de Gand 412", "1080"),
+        (
+            "Dubois-Nowak",
+            "Élodie Zofia",
+            "Boulevard Lambermont 9",
+            "1030",
+        ),
+    ];
+    let mut needles = Vec::new();
+    for (i, (surname, given, street, postcode)) in people.iter().enumerate() {
+        let (y, m, d) = (1948 + 9 * i as u32, 1 + 2 * i as u32, 3 + 5 * i as u32);
+        let serial = 101 + 2 * i as u32;
+        let base = format!("{:02}{m:02}{d:02}{serial:03}", y % 100);
+        let n: u64 = base.parse()?;
+        let n = if y >= 2000 { n + 2_000_000_000 } else { n };
+        let number = format!("{base}{:02}", 97 - n % 97);
+        let raw_birth = format!("{d:02} {} {y}", MONTHS[m as usize - 1]);
+        let card = stand.insert(&dps_vcard::CardSpec {
+            national_number: number.clone(),
+            surname: (*surname).into(),
+            given_names: (*given).into(),
+            street: (*street).into(),
+            postcode: (*postcode).into(),
+            birth_date: raw_birth.clone(),
+            ..dps_vcard::CardSpec::default()
+        })?;
+        k.wait_for("[data-testid=greeting]").await?;
+        start_bruvax(&k).await?;
+        let (path, outcome) = walk(&k, &["sms", "yes"]).await?;
+        assert!(!outcome.is_empty(), "{path:?}");
+        k.click("[data-action=finish]").await?;
+        k.wait_for("main[data-screen=take_card]").await?;
+        drop(card);
+        k.wait_for("main[data-screen=welcome]").await?;
+        crate::steward::wait_visits(&k, i as u64 + 1).await?;
+        let first = given.split(' ').next().unwrap_or_default();
+        needles.extend([
+            number.clone(),
+            format!(
+                "{}.{}.{}-{}.{}",
+                &number[0..2],
+                &number[2..4],
+                &number[4..6],
+                &number[6..9],
+                &number[9..11]
+            ),
+            surname.to_string(),
+            given.to_string(),
+            first.to_string(),
+            street.to_string(),
+            raw_birth,
+            format!("{y}-{m:02}-{d:02}"),
+            format!("{d:02}.{m:02}.{y}"),
+            format!("{d:02}/{m:02}/{y}"),
+            format!("{y}{m:02}{d:02}"),
+        ]);
+    }
+    let mut files = Vec::new();
+    files_under(k.data_dir.path(), &mut files);
+    assert!(
+        files
+            .iter()
+            .any(|(p, _)| p.starts_with(k.app_data().join("logs"))),
+        "the app writes logs into its data dir: {:?}",
+        files.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    let mut hits = Vec::new();
+    for (path, bytes) in &files {
+        for n in &needles {
+            if contains(bytes, n) {
+                hits.push(format!("{n:?} in {}", path.display()));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "personal data found on disk ({} files searched): {hits:#?}",
+        files.len()
+    );
+    eprintln!(
+        "privacy: {} needles, {} files, {} bytes searched: 0 hits",
+        needles.len(),
+        files.len(),
+        files.iter().map(|(_, b)| b.len()).sum::<usize>()
+    );
+    k.close().await
+}

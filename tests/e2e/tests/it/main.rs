@@ -3,6 +3,7 @@
 //! and app, and the card tests their own private pcscd.
 
 mod journey;
+mod steward;
 mod welcome;
 
 /// Screenshots for people to look at, kept after the run.
