@@ -156,49 +156,48 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, stats
             let _ = up.set_zero_linger();
         }
         Fault::CutResponse(n) => {
-            let Ok(mut up) = TcpStream::connect(upstream).await else {
-                return;
-            };
-            {
-                let (mut cr, mut cw) = client.split();
-                let (mut ur, mut uw) = up.split();
-                // The request keeps flowing until the cut; it never "finishes"
-                // on its own because an HTTP client does not half-close.
-                let fwd = async {
-                    let _ = tokio::io::copy(&mut cr, &mut uw).await;
-                    std::future::pending::<()>().await
-                };
-                let back = async {
-                    let mut got = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    while got.len() < n {
-                        match ur.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(k) => got.extend_from_slice(&buf[..k]),
-                        }
+            // Only `n` bytes of the answer go back, then both sides reset.
+            forward_request_then(&mut client, upstream, async move |mut ur, mut cw| {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while got.len() < n {
+                    match ur.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => got.extend_from_slice(&buf[..k]),
                     }
-                    got.truncate(n);
-                    let _ = cw.write_all(&got).await;
-                };
-                tokio::select! { _ = fwd => {}, _ = back => {} }
-            }
+                }
+                got.truncate(n);
+                let _ = cw.write_all(&got).await;
+            })
+            .await;
             let _ = client.set_zero_linger();
         }
         Fault::Delay(d) => {
-            let Ok(mut up) = TcpStream::connect(upstream).await else {
-                return;
-            };
-            let (mut cr, mut cw) = client.split();
-            let (mut ur, mut uw) = up.split();
-            let fwd = async {
-                let _ = tokio::io::copy(&mut cr, &mut uw).await;
-                std::future::pending::<()>().await
-            };
-            let back = async {
+            forward_request_then(&mut client, upstream, async move |mut ur, mut cw| {
                 tokio::time::sleep(d).await;
                 let _ = tokio::io::copy(&mut ur, &mut cw).await;
-            };
-            tokio::select! { _ = fwd => {}, _ = back => {} }
+            })
+            .await;
         }
     }
+}
+
+/// Connects upstream, forwards the client's request as it comes, and hands the
+/// answer's direction (upstream reader, client writer) to `answer`; returns
+/// when `answer` does. The request side never "finishes" on its own, because
+/// an HTTP client does not half-close.
+async fn forward_request_then<F>(client: &mut TcpStream, upstream: SocketAddr, answer: F)
+where
+    F: AsyncFnOnce(tokio::net::tcp::ReadHalf<'_>, tokio::net::tcp::WriteHalf<'_>),
+{
+    let Ok(mut up) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut cr, cw) = client.split();
+    let (ur, mut uw) = up.split();
+    let fwd = async {
+        let _ = tokio::io::copy(&mut cr, &mut uw).await;
+        std::future::pending::<()>().await
+    };
+    tokio::select! { _ = fwd => {}, _ = answer(ur, cw) => {} }
 }
