@@ -1,6 +1,8 @@
 //! Signature verification: identity and address files against the RRN
 //! certificate, and the RRN certificate against trusted roots.
 
+use std::sync::{Arc, Mutex};
+
 use p384::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::traits::PublicKeyParts;
@@ -32,10 +34,64 @@ pub enum TrustError {
     Pem(String),
 }
 
-/// The roots an RRN certificate may chain to.
+/// The roots an RRN certificate may chain to, and what is already known about
+/// the RRN certificates seen so far.
+///
+/// Clones share the chain cache (the watcher and the CLI clone the store);
+/// adding a root starts a fresh one, since the verdicts depend on the roots.
 #[derive(Clone)]
 pub struct TrustStore {
     roots: Vec<Certificate>,
+    chains: Arc<Mutex<ChainCache>>,
+}
+
+/// How many distinct RRN certificates the cache remembers. Every card of a
+/// generation carries the same RRN certificate, so a handful covers the field;
+/// the bound keeps a stream of odd cards from growing memory.
+const CHAIN_CACHE_SIZE: usize = 8;
+
+/// Verdicts on RRN certificates, keyed by the SHA-256 of their DER.
+///
+/// The RRN certificate is the National Register's, the same on millions of
+/// cards: nothing in it (or in its hash) is about the resident, so caching it
+/// keeps no personal data. Only the parsed public key and the chain verdict
+/// are kept, in memory. Most recently used first.
+#[derive(Default)]
+struct ChainCache {
+    entries: Vec<([u8; 32], Arc<RrnCheck>)>,
+}
+
+/// What one RRN certificate is worth, computed once.
+struct RrnCheck {
+    /// `None`: not a certificate, or a key type we cannot verify with.
+    key: Option<Key>,
+    chain: Chain,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Chain {
+    /// Signed by a trusted root.
+    Trusted,
+    /// Issued by no root we trust.
+    UnknownIssuer,
+    /// Named after a trusted root but not signed by it: forged or damaged.
+    Forged,
+}
+
+impl ChainCache {
+    fn get(&mut self, id: &[u8; 32]) -> Option<Arc<RrnCheck>> {
+        let i = self.entries.iter().position(|(k, _)| k == id)?;
+        let entry = self.entries.remove(i);
+        let check = Arc::clone(&entry.1);
+        self.entries.insert(0, entry);
+        Some(check)
+    }
+
+    fn put(&mut self, id: [u8; 32], check: Arc<RrnCheck>) {
+        self.entries.retain(|(k, _)| *k != id);
+        self.entries.insert(0, (id, check));
+        self.entries.truncate(CHAIN_CACHE_SIZE);
+    }
 }
 
 /// Belgium Root CA 2, 3, 4, 4 (re-issued) and 6 (EC), bundled at build time
@@ -55,12 +111,18 @@ impl TrustStore {
             .iter()
             .filter_map(|pem| Certificate::from_pem(pem.as_bytes()).ok())
             .collect();
-        TrustStore { roots }
+        TrustStore {
+            roots,
+            chains: Arc::default(),
+        }
     }
 
     /// No roots at all (every card is `untrusted_root` at best).
     pub fn empty() -> Self {
-        TrustStore { roots: Vec::new() }
+        TrustStore {
+            roots: Vec::new(),
+            chains: Arc::default(),
+        }
     }
 
     /// Adds a root given at run time (tests use a throw-away test root).
@@ -68,6 +130,8 @@ impl TrustStore {
         let cert =
             Certificate::from_pem(pem.as_bytes()).map_err(|e| TrustError::Pem(e.to_string()))?;
         self.roots.push(cert);
+        // Verdicts made without this root may now be wrong; clones keep theirs.
+        self.chains = Arc::default();
         Ok(())
     }
 
@@ -81,8 +145,18 @@ impl TrustStore {
 }
 
 enum Key {
-    Rsa(RsaPublicKey),
-    P384(p384::ecdsa::VerifyingKey),
+    Rsa {
+        key: RsaPublicKey,
+        /// The PKCS#1 `RSAPublicKey` DER, for ring's verifier (several times
+        /// faster than the pure-Rust one).
+        pkcs1: Vec<u8>,
+    },
+    P384 {
+        key: p384::ecdsa::VerifyingKey,
+        /// The uncompressed point, for ring's verifier: ~2x faster than the
+        /// pure-Rust one, and a card carries two of these signatures.
+        sec1: Vec<u8>,
+    },
 }
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -93,30 +167,51 @@ fn key_of(cert: &Certificate) -> Option<Key> {
     let spki = &cert.tbs_certificate.subject_public_key_info;
     let bytes = spki.subject_public_key.raw_bytes();
     if spki.algorithm.oid == RSA_ENCRYPTION {
-        return RsaPublicKey::from_pkcs1_der(bytes).ok().map(Key::Rsa);
+        return RsaPublicKey::from_pkcs1_der(bytes)
+            .ok()
+            .map(|key| Key::Rsa {
+                key,
+                pkcs1: bytes.to_vec(),
+            });
     }
     if spki.algorithm.oid == EC_PUBLIC_KEY {
         let curve: ObjectIdentifier = spki.algorithm.parameters.as_ref()?.decode_as().ok()?;
         if curve == SECP384R1 {
             return p384::ecdsa::VerifyingKey::from_sec1_bytes(bytes)
                 .ok()
-                .map(Key::P384);
+                .map(|key| Key::P384 {
+                    sec1: key.to_encoded_point(false).as_bytes().to_vec(),
+                    key,
+                });
         }
     }
     None
 }
 
 /// How the signature files of a card with this RRN certificate look.
+///
+/// Called between APDUs, so it reads the key's type from the certificate
+/// without building the key (an EC point check costs as much as an APDU).
 pub fn shape_of(rrn_der: &[u8]) -> SigShape {
-    match Certificate::from_der(rrn_der)
-        .ok()
-        .as_ref()
-        .and_then(key_of)
-    {
-        Some(Key::Rsa(k)) => SigShape::Rsa { len: k.size() },
-        Some(Key::P384(_)) => SigShape::Ec,
-        None => SigShape::Unknown,
+    let Ok(cert) = Certificate::from_der(rrn_der) else {
+        return SigShape::Unknown;
+    };
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    if spki.algorithm.oid == RSA_ENCRYPTION {
+        return match RsaPublicKey::from_pkcs1_der(spki.subject_public_key.raw_bytes()) {
+            Ok(k) => SigShape::Rsa { len: k.size() },
+            Err(_) => SigShape::Unknown,
+        };
     }
+    let curve: Option<ObjectIdentifier> = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as().ok());
+    if spki.algorithm.oid == EC_PUBLIC_KEY && curve == Some(SECP384R1) {
+        return SigShape::Ec;
+    }
+    SigShape::Unknown
 }
 
 #[derive(Clone, Copy)]
@@ -137,9 +232,24 @@ fn digest(h: Hash, msg: &[u8]) -> Vec<u8> {
 }
 
 fn verify_with(key: &Key, hash: Hash, msg: &[u8], sig: &[u8]) -> bool {
-    let hashed = digest(hash, msg);
     match key {
-        Key::Rsa(k) => {
+        Key::Rsa { key: k, pkcs1 } => {
+            use ring::signature as rs;
+            // ring (several times faster) covers every size a card uses,
+            // except SHA-384 under 2048 bits: the pure-Rust verifier does that.
+            let ring_alg = match hash {
+                Hash::Sha1 => Some(&rs::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY),
+                Hash::Sha256 => Some(&rs::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY),
+                Hash::Sha384 if k.size() >= 256 => Some(&rs::RSA_PKCS1_2048_8192_SHA384),
+                Hash::Sha384 => None,
+                Hash::Sha512 => Some(&rs::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY),
+            };
+            if let Some(alg) = ring_alg {
+                return rs::UnparsedPublicKey::new(alg, pkcs1)
+                    .verify(msg, sig)
+                    .is_ok();
+            }
+            let hashed = digest(hash, msg);
             let scheme = match hash {
                 Hash::Sha1 => Pkcs1v15Sign::new::<Sha1>(),
                 Hash::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
@@ -148,7 +258,7 @@ fn verify_with(key: &Key, hash: Hash, msg: &[u8], sig: &[u8]) -> bool {
             };
             k.verify(scheme, &hashed, sig).is_ok()
         }
-        Key::P384(k) => {
+        Key::P384 { key, sec1 } => {
             // The file holds a DER signature followed by zeros: its length is byte[1] + 2.
             let Some(len) = crate::apdu::der_len(sig) else {
                 return false;
@@ -156,8 +266,18 @@ fn verify_with(key: &Key, hash: Hash, msg: &[u8], sig: &[u8]) -> bool {
             let Some(der) = sig.get(..len) else {
                 return false;
             };
+            let ring_alg = match hash {
+                Hash::Sha384 => Some(&ring::signature::ECDSA_P384_SHA384_ASN1),
+                Hash::Sha256 => Some(&ring::signature::ECDSA_P384_SHA256_ASN1),
+                Hash::Sha1 | Hash::Sha512 => None,
+            };
+            if let Some(alg) = ring_alg {
+                return ring::signature::UnparsedPublicKey::new(alg, sec1)
+                    .verify(msg, der)
+                    .is_ok();
+            }
             match p384::ecdsa::Signature::from_der(der) {
-                Ok(s) => k.verify_prehash(&hashed, &s).is_ok(),
+                Ok(s) => key.verify_prehash(&digest(hash, msg), &s).is_ok(),
                 Err(_) => false,
             }
         }
@@ -168,8 +288,8 @@ fn verify_with(key: &Key, hash: Hash, msg: &[u8], sig: &[u8]) -> bool {
 /// length hints which, so it is tried first. EC cards always use SHA-384.
 fn verify_file(key: &Key, photo_hash_len: Option<usize>, msg: &[u8], sig: &[u8]) -> bool {
     match key {
-        Key::P384(_) => verify_with(key, Hash::Sha384, msg, sig),
-        Key::Rsa(_) => {
+        Key::P384 { .. } => verify_with(key, Hash::Sha384, msg, sig),
+        Key::Rsa { .. } => {
             let order = match photo_hash_len {
                 Some(32) => [Hash::Sha256, Hash::Sha1, Hash::Sha384],
                 Some(48) => [Hash::Sha384, Hash::Sha256, Hash::Sha1],
@@ -214,38 +334,84 @@ pub fn verify_card(
     photo_hash_len: Option<usize>,
     trust: &TrustStore,
 ) -> SignatureStatus {
-    let Ok(cert) = Certificate::from_der(rrn_der) else {
+    let rrn = trust.check_rrn(rrn_der);
+    let Some(key) = &rrn.key else {
         return SignatureStatus::Invalid;
     };
-    let Some(key) = key_of(&cert) else {
-        return SignatureStatus::Invalid;
-    };
-    if !verify_file(&key, photo_hash_len, identity, identity_sig) {
-        return SignatureStatus::Invalid;
-    }
     let end = address.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let mut signed = zeroize::Zeroizing::new(Vec::with_capacity(end + identity_sig.len()));
     signed.extend_from_slice(&address[..end]);
     signed.extend_from_slice(identity_sig);
-    if !verify_file(&key, photo_hash_len, &signed, address_sig) {
+    let both_ok = match key {
+        // Each ECDSA P-384 check costs ~1 ms while the resident waits: the two
+        // are independent, so run them on two cores at once.
+        Key::P384 { .. } => std::thread::scope(|s| {
+            let id = s.spawn(|| verify_file(key, photo_hash_len, identity, identity_sig));
+            let address_ok = verify_file(key, photo_hash_len, &signed, address_sig);
+            // A panicking verifier (never expected) counts as a failed check.
+            id.join().unwrap_or(false) && address_ok
+        }),
+        // An RSA check is cheaper than starting a thread.
+        Key::Rsa { .. } => {
+            verify_file(key, photo_hash_len, identity, identity_sig)
+                && verify_file(key, photo_hash_len, &signed, address_sig)
+        }
+    };
+    if !both_ok {
         return SignatureStatus::Invalid;
     }
-    let issuer = cert.tbs_certificate.issuer.to_der().ok();
-    let mut issuer_known = false;
-    for root in &trust.roots {
-        if root.tbs_certificate.subject.to_der().ok() != issuer {
-            continue;
-        }
-        issuer_known = true;
-        if signed_by(&cert, root) == Some(true) {
-            return SignatureStatus::Valid;
-        }
+    match rrn.chain {
+        Chain::Trusted => SignatureStatus::Valid,
+        Chain::UnknownIssuer => SignatureStatus::UntrustedRoot,
+        Chain::Forged => SignatureStatus::Invalid,
     }
-    if issuer_known {
-        // Named after a trusted root but not signed by it: a forged or damaged certificate.
-        SignatureStatus::Invalid
-    } else {
-        SignatureStatus::UntrustedRoot
+}
+
+impl TrustStore {
+    /// The RRN certificate's key and chain verdict, from the cache when this
+    /// certificate was seen before (the chain check is the costliest step of
+    /// a read, and its answer is the same for every card of a generation).
+    fn check_rrn(&self, rrn_der: &[u8]) -> Arc<RrnCheck> {
+        let id: [u8; 32] = Sha256::digest(rrn_der).into();
+        // A poisoned lock only loses the cache, never a verdict: compute afresh.
+        if let Some(hit) = self.chains.lock().ok().and_then(|mut c| c.get(&id)) {
+            return hit;
+        }
+        let check = Arc::new(self.check_rrn_uncached(rrn_der));
+        if let Ok(mut c) = self.chains.lock() {
+            c.put(id, Arc::clone(&check));
+        }
+        check
+    }
+
+    fn check_rrn_uncached(&self, rrn_der: &[u8]) -> RrnCheck {
+        let Ok(cert) = Certificate::from_der(rrn_der) else {
+            return RrnCheck {
+                key: None,
+                chain: Chain::Forged,
+            };
+        };
+        let key = key_of(&cert);
+        let issuer = cert.tbs_certificate.issuer.to_der().ok();
+        let mut issuer_known = false;
+        for root in &self.roots {
+            if root.tbs_certificate.subject.to_der().ok() != issuer {
+                continue;
+            }
+            issuer_known = true;
+            if signed_by(&cert, root) == Some(true) {
+                return RrnCheck {
+                    key,
+                    chain: Chain::Trusted,
+                };
+            }
+        }
+        let chain = if issuer_known {
+            Chain::Forged
+        } else {
+            Chain::UnknownIssuer
+        };
+        RrnCheck { key, chain }
     }
 }
 
@@ -261,6 +427,61 @@ mod tests {
         for root in &store.roots {
             assert_eq!(signed_by(root, root), Some(true));
         }
+    }
+
+    fn der_of(pem: &str) -> Vec<u8> {
+        Certificate::from_pem(pem.as_bytes())
+            .unwrap()
+            .to_der()
+            .unwrap()
+    }
+
+    #[test]
+    fn chain_verdicts_are_cached_per_certificate_and_reset_by_a_new_root() {
+        // Belgium Root CA 6 is self-signed, so as an "RRN certificate" it chains to itself.
+        let rca6 = der_of(BELGIUM_ROOTS[4]);
+        let mut store = TrustStore::empty();
+        assert_eq!(store.check_rrn(&rca6).chain, Chain::UnknownIssuer);
+        let first = store.check_rrn(&rca6);
+        assert!(
+            Arc::ptr_eq(&first, &store.check_rrn(&rca6)),
+            "second look is a hit"
+        );
+        let clone = store.clone();
+        store.add_pem(BELGIUM_ROOTS[4]).unwrap();
+        assert_eq!(store.check_rrn(&rca6).chain, Chain::Trusted);
+        // The clone made before the root was added keeps its own (still right) verdicts.
+        assert_eq!(clone.check_rrn(&rca6).chain, Chain::UnknownIssuer);
+        assert!(matches!(store.check_rrn(&rca6).key, Some(Key::P384 { .. })));
+    }
+
+    #[test]
+    fn chain_cache_is_bounded_and_keeps_the_most_recent() {
+        let store = TrustStore::belgium();
+        let rca6 = der_of(BELGIUM_ROOTS[4]);
+        store.check_rrn(&rca6);
+        for i in 0..CHAIN_CACHE_SIZE as u8 {
+            // Unreadable "certificates": each its own entry, verdict Forged, no key.
+            let junk = [0x30, 0x01, i];
+            assert_eq!(store.check_rrn(&junk).chain, Chain::Forged);
+            assert!(store.check_rrn(&junk).key.is_none());
+        }
+        let cache = store.chains.lock().unwrap();
+        assert_eq!(cache.entries.len(), CHAIN_CACHE_SIZE);
+        let rca6_id: [u8; 32] = Sha256::digest(&rca6).into();
+        assert!(
+            cache.entries.iter().all(|(k, _)| *k != rca6_id),
+            "the least recently used entry was evicted"
+        );
+    }
+
+    #[test]
+    fn shape_without_building_the_key() {
+        assert_eq!(shape_of(&der_of(BELGIUM_ROOTS[4])), SigShape::Ec);
+        assert!(matches!(
+            shape_of(&der_of(BELGIUM_ROOTS[0])),
+            SigShape::Rsa { len: 256 }
+        ));
     }
 
     #[test]

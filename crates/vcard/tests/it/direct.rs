@@ -187,6 +187,26 @@ fn signatures_valid_untrusted_root_and_tampered() {
 }
 
 #[test]
+fn a_cached_chain_verdict_never_excuses_a_tampered_file() {
+    // One store for every read, as in the kiosk: from the second read on, the
+    // RRN chain verdict comes from the cache; each card's files are still checked.
+    for key in [KeyKind::Rsa, KeyKind::Ec] {
+        let store = trust(key);
+        let s = spec(Applet::V18, key);
+        for round in 0..2 {
+            let (raw, _) = read_direct(&s);
+            let (d, _) = assemble("r", &raw.unwrap(), &store).unwrap();
+            assert_eq!(d.signature, SignatureStatus::Valid, "{key:?} {round}");
+            let mut t = s.clone();
+            t.behaviour.tamper_identity = true;
+            let (raw, _) = read_direct(&t);
+            let (d, _) = assemble("r", &raw.unwrap(), &store).unwrap();
+            assert_eq!(d.signature, SignatureStatus::Invalid, "{key:?} {round}");
+        }
+    }
+}
+
+#[test]
 fn removal_at_every_apdu_is_removed_too_early() {
     let (_, full) = read_direct(&spec(Applet::V17, KeyKind::Rsa));
     for n in 1..=full.len() as u32 {
