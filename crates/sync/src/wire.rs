@@ -46,12 +46,71 @@ pub struct EnrolResponse {
 
 /// One cell of a replica with its *absolute* counts (never a delta), so that
 /// any resend or reorder merges to the same value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// On the wire the key's fields and the counts are one flat JSON object
+/// (`{"day":…,"residence":…,"inc":3,"ret":1}`). That shape is written out by
+/// hand ([`FlatCell`]) rather than with `#[serde(flatten)]`, which makes
+/// serde buffer every field of every cell before decoding it: on a year's
+/// backlog that was the largest single cost of a sync on the hub.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "FlatCell")]
 pub struct WireCell {
-    #[serde(flatten)]
     pub key: CellKey,
     pub inc: u64,
     pub ret: u64,
+}
+
+/// [`WireCell`] exactly as it is on the wire (field order included).
+#[derive(Deserialize)]
+struct FlatCell {
+    day: chrono::NaiveDate,
+    site: Code,
+    procedure: Code,
+    outcome: Code,
+    language: dps_model::Language,
+    channel: dps_model::Channel,
+    age_band: dps_model::AgeBand,
+    residence: dps_model::Residence,
+    inc: u64,
+    ret: u64,
+}
+
+impl From<FlatCell> for WireCell {
+    fn from(f: FlatCell) -> WireCell {
+        WireCell {
+            key: CellKey {
+                day: f.day,
+                site: f.site,
+                procedure: f.procedure,
+                outcome: f.outcome,
+                language: f.language,
+                channel: f.channel,
+                age_band: f.age_band,
+                residence: f.residence,
+            },
+            inc: f.inc,
+            ret: f.ret,
+        }
+    }
+}
+
+impl Serialize for WireCell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let k = &self.key;
+        let mut st = s.serialize_struct("WireCell", 10)?;
+        st.serialize_field("day", &k.day)?;
+        st.serialize_field("site", &k.site)?;
+        st.serialize_field("procedure", &k.procedure)?;
+        st.serialize_field("outcome", &k.outcome)?;
+        st.serialize_field("language", &k.language)?;
+        st.serialize_field("channel", &k.channel)?;
+        st.serialize_field("age_band", &k.age_band)?;
+        st.serialize_field("residence", &k.residence)?;
+        st.serialize_field("inc", &self.inc)?;
+        st.serialize_field("ret", &self.ret)?;
+        st.end()
+    }
 }
 
 impl WireCell {

@@ -208,7 +208,7 @@ fn cell_of(bytes: &[u8]) -> Result<CellKey> {
     };
     let e = |e: dps_model::CodeError| bad(&e.to_string());
     Ok(CellKey {
-        day: NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| bad("day"))?,
+        day: iso_day(day).ok_or_else(|| bad("day"))?,
         site: site.parse().map_err(e)?,
         procedure: procedure.parse().map_err(e)?,
         outcome: outcome.parse().map_err(e)?,
@@ -217,6 +217,21 @@ fn cell_of(bytes: &[u8]) -> Result<CellKey> {
         age_band: age_band.parse().map_err(e)?,
         residence: residence.parse().map_err(e)?,
     })
+}
+
+/// `YYYY-MM-DD` as `cell_bytes` writes it. By hand: chrono's format-string
+/// parser was a fifth of reading a sync batch.
+fn iso_day(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
 }
 
 /// The local day in Brussels: tallies are counted per day as the steward lives it.
@@ -633,6 +648,11 @@ impl TallyStore {
         }
         let start = key(P_CHANGE, &after.saturating_add(1).to_be_bytes());
         let end = key(P_CHANGE, &u64::MAX.to_be_bytes());
+        // First the change index (one sequential scan), then the cells it
+        // names, looked up in key order: on a large backlog the lookups in
+        // change order jumped all over the tree and missed sled's small cache
+        // for nearly every cell.
+        let mut changed: Vec<(u64, sled::IVec)> = Vec::new();
         for kv in self.db.range(start..=end) {
             let (k, ck) = kv?;
             let seq = k
@@ -640,14 +660,23 @@ impl TallyStore {
                 .and_then(|s| <[u8; 8]>::try_from(s).ok())
                 .map(u64::from_be_bytes)
                 .ok_or_else(|| TallyError::Damaged("a change key".into()))?;
-            let v = self
-                .cell_val(&ck)?
-                .ok_or_else(|| TallyError::Damaged("a change points at no cell".into()))?;
-            out.push((cell_of(&ck)?, v.count));
-            mark = seq;
-            if out.len() >= limit {
+            changed.push((seq, ck));
+            if changed.len() >= limit {
                 break;
             }
+        }
+        let mut order: Vec<usize> = (0..changed.len()).collect();
+        order.sort_by(|&a, &b| changed[a].1.cmp(&changed[b].1));
+        let mut counts = vec![PnCount::default(); changed.len()];
+        for i in order {
+            let v = self
+                .cell_val(&changed[i].1)?
+                .ok_or_else(|| TallyError::Damaged("a change points at no cell".into()))?;
+            counts[i] = v.count;
+        }
+        for ((seq, ck), count) in changed.iter().zip(counts) {
+            out.push((cell_of(ck)?, count));
+            mark = *seq;
         }
         Ok((out, mark))
     }
@@ -900,4 +929,35 @@ fn quarantine(dir: &Path, path: &Path, now: DateTime<Utc>) -> Result<PathBuf> {
     fsync_dir(&qdir)?;
     fsync_dir(dir)?;
     Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_day_reads_what_cell_bytes_writes_and_nothing_else() {
+        for d in ["2026-03-05", "1999-12-31", "2024-02-29", "0001-01-01"] {
+            assert_eq!(
+                iso_day(d),
+                NaiveDate::parse_from_str(d, "%Y-%m-%d").ok(),
+                "{d}"
+            );
+            assert!(iso_day(d).is_some(), "{d}");
+        }
+        for bad in [
+            "",
+            "2026-3-05",
+            "2026-03-5",
+            "2026/03/05",
+            "2026-13-01",
+            "2023-02-29",
+            "+026-03-05",
+            "2026-03-05 ",
+            "2026-0a-05",
+            "２０２６-03-05",
+        ] {
+            assert_eq!(iso_day(bad), None, "{bad:?}");
+        }
+    }
 }
