@@ -1,4 +1,4 @@
-//! PostgreSQL behind the hub's storage trait ([`dps_hub::store::Store`]),
+//! PostgreSQL behind the hub's storage trait ([`dps_hub_store::Store`]),
 //! the scale path of issue 7: several `dps-hub` processes can serve one
 //! database.
 //!
@@ -7,6 +7,7 @@
 //! - [`testing`]: [`testing::TempCluster`], a throw-away PostgreSQL for tests
 //!   and benchmarks.
 
+mod coordination;
 pub mod migrations;
 pub mod store;
 pub mod testing;

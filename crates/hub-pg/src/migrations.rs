@@ -13,9 +13,10 @@ use crate::store::PgError;
 const LOCK_KEY: i64 = 0x4450_5348_5542;
 
 /// `(version, SQL)`, in order. Versions start at 1 and have no gaps.
-pub const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "
 CREATE TABLE enrolments (
     -- SHA-256 of the one-time code: the code itself is never stored.
     code_hash bytea PRIMARY KEY CHECK (length(code_hash) = 32),
@@ -58,7 +59,45 @@ CREATE TABLE cells (
 );
 CREATE INDEX cells_day ON cells (day);
 ",
-)];
+    ),
+    (
+        2,
+        "
+-- Coordination staff (issue 7). Residents never have accounts.
+CREATE TABLE accounts (
+    name text PRIMARY KEY,
+    -- argon2id PHC string: the password itself is never stored.
+    password_hash text NOT NULL,
+    created timestamptz NOT NULL
+);
+CREATE TABLE login_failures (
+    account text NOT NULL,
+    at timestamptz NOT NULL
+);
+CREATE INDEX login_failures_account_at ON login_failures (account, at);
+CREATE TABLE sessions (
+    -- SHA-256 of the cookie's value: a copy of the database holds no live cookie.
+    id_hash bytea PRIMARY KEY CHECK (length(id_hash) = 32),
+    account text NOT NULL REFERENCES accounts (name) ON DELETE CASCADE,
+    csrf text NOT NULL,
+    created timestamptz NOT NULL,
+    expires timestamptz NOT NULL
+);
+",
+    ),
+    (
+        3,
+        "
+-- Ingest speed (issue 7): the foreign key from cells to replicas runs one
+-- lookup per inserted cell. Measured on 200,000 new cells in one statement:
+-- the merge took 4.7 s with it and 2.3 s without (a raw COPY: 2.2 s). Ingest
+-- takes the replica's id from the row it has just created-or-locked in the
+-- same statement, and no code deletes replicas, so the key never caught
+-- anything the ingest path could produce.
+ALTER TABLE cells DROP CONSTRAINT IF EXISTS cells_replica_fkey;
+",
+    ),
+];
 
 /// The newest schema version this build knows.
 pub fn latest() -> i32 {

@@ -12,11 +12,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Barrier};
 
 use chrono::{DateTime, Duration, Utc};
-use dps_hub::secret::code_hash;
-use dps_hub::store::{totals, Device, PendingEnrolment, Store, StoreError};
-use dps_hub::SledStore;
 use dps_hub_pg::testing::{synth, TempCluster};
 use dps_hub_pg::{migrations, PgError, PgStore};
+use dps_hub_store::{
+    totals, Account, Device, PendingEnrolment, Session, SledStore, Store, StoreError,
+};
 use dps_model::{AgeBand, CellKey, Channel, Code, Language, PnCount, ReplicaId};
 use dps_sync::wire::{PushRequest, WireCell, PROTOCOL_VERSION};
 
@@ -52,6 +52,13 @@ impl Backend for Pg {
     fn open(&self) -> Arc<dyn Store> {
         Arc::new(PgStore::connect(&self.url).unwrap())
     }
+}
+
+/// SHA-256 of a code, as the hub keys enrolments (dps_hub::secret::code_hash,
+/// less its typing normalisation, which these codes do not need).
+fn code_hash(code: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(code.as_bytes()).into()
 }
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -653,6 +660,117 @@ fn two_handles_on_one_store_see_each_other(b: &dyn Backend) {
     assert_eq!(a.device("dev-s").unwrap().unwrap().revoked, Some(now));
 }
 
+// ---- coordination accounts, sessions and the tallies query ----
+
+fn account(name: &str) -> Account {
+    Account {
+        name: name.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt-of-{name}$hash"),
+        created: t("2026-03-01T09:00:00.123456Z"),
+    }
+}
+
+fn accounts_are_created_once_and_read_back(b: &dyn Backend) {
+    let (s1, s2) = (b.open(), b.open());
+    assert!(s1.add_account(&account("marie")).unwrap());
+    // The name is taken, even through another handle: nothing changes.
+    let other = Account {
+        password_hash: "other".into(),
+        ..account("marie")
+    };
+    assert!(!s2.add_account(&other).unwrap());
+    assert_eq!(s2.account("marie").unwrap(), Some(account("marie")));
+    assert_eq!(s1.account("nobody").unwrap(), None);
+    assert!(s1.add_account(&account("an")).unwrap());
+    let names: Vec<String> = s2.accounts().unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["an", "marie"]);
+}
+
+fn login_failures_count_per_account_within_a_window(b: &dyn Backend) {
+    let (s1, s2) = (b.open(), b.open());
+    s1.add_account(&account("marie")).unwrap();
+    s1.add_account(&account("jan")).unwrap();
+    let t0 = t("2026-03-01T10:00:00Z");
+    for i in 0..4 {
+        // Two hub processes record failures for the same account.
+        let s = if i % 2 == 0 { &s1 } else { &s2 };
+        s.add_login_failure("marie", t0 + Duration::minutes(i))
+            .unwrap();
+    }
+    // Two failures at the same instant are two.
+    s1.add_login_failure("marie", t0 + Duration::minutes(3))
+        .unwrap();
+    s2.add_login_failure("jan", t0).unwrap();
+    assert_eq!(s2.login_failures_since("marie", t0).unwrap(), 5);
+    assert_eq!(
+        s1.login_failures_since("marie", t0 + Duration::minutes(2))
+            .unwrap(),
+        3
+    );
+    assert_eq!(s1.login_failures_since("jan", t0).unwrap(), 1);
+    s2.clear_login_failures("marie").unwrap();
+    assert_eq!(s1.login_failures_since("marie", t0).unwrap(), 0);
+    assert_eq!(s1.login_failures_since("jan", t0).unwrap(), 1);
+}
+
+fn sessions_are_shared_and_die_everywhere(b: &dyn Backend) {
+    let (s1, s2) = (b.open(), b.open());
+    s1.add_account(&account("marie")).unwrap();
+    let sess = |exp: &str| Session {
+        account: "marie".into(),
+        csrf: "csrf-token".into(),
+        created: t("2026-03-01T10:00:00.5Z"),
+        expires: t(exp),
+    };
+    let (a, b2) = ([1u8; 32], [2u8; 32]);
+    s1.put_session(&a, &sess("2026-03-01T18:00:00Z")).unwrap();
+    s1.put_session(&b2, &sess("2026-03-01T11:00:00Z")).unwrap();
+    assert_eq!(s2.session(&a).unwrap(), Some(sess("2026-03-01T18:00:00Z")));
+    // Logout on one hub process: gone on the other.
+    s2.delete_session(&a).unwrap();
+    assert_eq!(s1.session(&a).unwrap(), None);
+    assert_eq!(s1.purge_sessions(t("2026-03-01T12:00:00Z")).unwrap(), 1);
+    assert_eq!(s2.session(&b2).unwrap(), None);
+}
+
+fn net_cells_sum_replicas_within_dates(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-a", "dps-a");
+    enrolled(s.as_ref(), "dev-b", "dps-b");
+    let k = |i: usize| synth::cell(i);
+    let (ra, rb) = (replica("dev-a", "i1"), replica("dev-b", "i1"));
+    s.ingest(
+        "dev-a",
+        &push(
+            &ra,
+            0,
+            3,
+            &[(k(0), pn(5, 1)), (k(1), pn(2, 2)), (k(2), pn(1, 0))],
+        ),
+        t("2026-03-01T10:00:00Z"),
+    )
+    .unwrap();
+    s.ingest(
+        "dev-b",
+        &push(&rb, 0, 1, &[(k(0), pn(3, 0))]),
+        t("2026-03-01T10:00:00Z"),
+    )
+    .unwrap();
+    let all: BTreeMap<CellKey, u64> = s.net_cells(None, None).unwrap().into_iter().collect();
+    // k(1) nets to zero and is left out.
+    let want: BTreeMap<CellKey, u64> = [(k(0), 7), (k(2), 1)].into_iter().collect();
+    assert_eq!(all, want);
+    assert_eq!(all, nonzero(totals(s.as_ref()).unwrap()));
+    let day = k(0).day;
+    let only: BTreeMap<CellKey, u64> = s
+        .net_cells(Some(day), Some(day))
+        .unwrap()
+        .into_iter()
+        .collect();
+    let want_day: BTreeMap<CellKey, u64> = want.into_iter().filter(|(c, _)| c.day == day).collect();
+    assert_eq!(only, want_day);
+}
+
 type Case = fn(&dyn Backend);
 
 macro_rules! contract {
@@ -681,6 +799,10 @@ contract!(
     every_cell_dimension_round_trips,
     concurrent_ingest_from_threads_is_exact,
     two_handles_on_one_store_see_each_other,
+    accounts_are_created_once_and_read_back,
+    login_failures_count_per_account_within_a_window,
+    sessions_are_shared_and_die_everywhere,
+    net_cells_sum_replicas_within_dates,
 );
 
 // ---- PostgreSQL only ----

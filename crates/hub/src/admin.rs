@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::api::{admin_devices, admin_enrol, AdminEnrolRequest, AdminEnrolResponse, DeviceView};
 use crate::serve::{admin_file_path, AdminFile};
-use crate::store::{SledStore, Store, StoreError};
+use crate::store::{Backend, SledStore, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -26,6 +26,10 @@ pub enum AdminError {
     NoDevice(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Coord(#[from] crate::coord::CoordError),
 }
 
 /// Where an admin command runs.
@@ -34,10 +38,50 @@ pub enum Target {
         client: reqwest::Client,
         file: AdminFile,
     },
-    Direct(Arc<SledStore>),
+    Direct(Arc<dyn Store>),
 }
 
-/// Prefer the running hub; open the store only if none answers.
+/// Where the hub's data is: the embedded store's directory, or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub data_dir: std::path::PathBuf,
+    pub database_url: Option<String>,
+}
+
+impl Location {
+    pub fn sled(data_dir: &Path) -> Location {
+        Location {
+            data_dir: data_dir.to_owned(),
+            database_url: None,
+        }
+    }
+}
+
+/// On PostgreSQL, open the database (any number of processes may); on the
+/// embedded store, prefer the running hub and open the store only if none
+/// answers.
+pub async fn locate_at(loc: &Location) -> Result<Target, AdminError> {
+    match &loc.database_url {
+        Some(url) => Ok(Target::Direct(
+            crate::store::open_async(Backend::Postgres(url.clone())).await?,
+        )),
+        None => locate(&loc.data_dir).await,
+    }
+}
+
+/// Run a store operation off the async threads (the PostgreSQL client
+/// blocks), and let the store go there too.
+pub async fn direct<T: Send + 'static>(
+    store: Arc<dyn Store>,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, AdminError> {
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| AdminError::Store(StoreError::Backend(e.to_string())))?
+        .map_err(AdminError::from)
+}
+
+/// Prefer the running hub; open the embedded store only if none answers.
 pub async fn locate(data_dir: &Path) -> Result<Target, AdminError> {
     let dir = data_dir.display().to_string();
     let running = match std::fs::read(admin_file_path(data_dir)) {
@@ -95,8 +139,7 @@ async fn call<Q: Serialize, A: DeserializeOwned>(
         return Ok(None);
     }
     if !status.is_success() {
-        let text = resp.text().await.unwrap_or_default();
-        return Err(AdminError::Refused(format!("HTTP {status}: {text}")));
+        return Err(refused(status, resp).await);
     }
     if status == reqwest::StatusCode::NO_CONTENT {
         return serde_json::from_str::<A>("null")
@@ -109,11 +152,81 @@ async fn call<Q: Serialize, A: DeserializeOwned>(
         .map_err(|e| AdminError::Refused(e.to_string()))
 }
 
+/// The hub's `{code, message}` answer as a plain sentence.
+async fn refused(status: reqwest::StatusCode, resp: reqwest::Response) -> AdminError {
+    let text = resp.text().await.unwrap_or_default();
+    match serde_json::from_str::<dps_sync::wire::ApiError>(&text) {
+        Ok(e) => AdminError::Refused(e.message),
+        Err(_) => AdminError::Refused(format!("HTTP {status}: {text}")),
+    }
+}
+
+/// `dps-hub admin add`: the CLI hashed the password; only the hash travels.
+pub async fn add_account(
+    loc: &Location,
+    req: crate::api::AdminAccountRequest,
+) -> Result<(), AdminError> {
+    match locate_at(loc).await? {
+        Target::Running { client, file } => call::<_, ()>(
+            &client,
+            &file,
+            reqwest::Method::POST,
+            "/admin/accounts",
+            Some(&req),
+        )
+        .await?
+        .ok_or_else(|| AdminError::Refused("no accounts endpoint".into())),
+        Target::Direct(store) => {
+            let r = tokio::task::spawn_blocking(move || {
+                crate::auth::add_account(store.as_ref(), &req.name, &req.password_hash, Utc::now())
+            })
+            .await
+            .map_err(|e| AdminError::Store(StoreError::Backend(e.to_string())))?;
+            Ok(r?)
+        }
+    }
+}
+
+/// `dps-hub export`: the table's bytes, from the running hub or the store.
+pub async fn export(
+    loc: &Location,
+    req: crate::coord::ExportRequest,
+) -> Result<Vec<u8>, AdminError> {
+    match locate_at(loc).await? {
+        Target::Running { client, file } => {
+            let resp = client
+                .post(format!("{}/admin/export", file.url))
+                .bearer_auth(&file.token)
+                .json(&req)
+                .send()
+                .await
+                .map_err(|e| AdminError::Refused(e.to_string()))?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(refused(status, resp).await);
+            }
+            Ok(resp
+                .bytes()
+                .await
+                .map_err(|e| AdminError::Refused(e.to_string()))?
+                .to_vec())
+        }
+        Target::Direct(store) => {
+            let r = tokio::task::spawn_blocking(move || {
+                crate::coord::export(store.as_ref(), &req.into())
+            })
+            .await
+            .map_err(|e| AdminError::Store(StoreError::Backend(e.to_string())))?;
+            Ok(r?)
+        }
+    }
+}
+
 pub async fn enrol(
-    data_dir: &Path,
+    loc: &Location,
     req: AdminEnrolRequest,
 ) -> Result<AdminEnrolResponse, AdminError> {
-    match locate(data_dir).await? {
+    match locate_at(loc).await? {
         Target::Running { client, file } => call(
             &client,
             &file,
@@ -123,12 +236,12 @@ pub async fn enrol(
         )
         .await?
         .ok_or_else(|| AdminError::Refused("no enrol endpoint".into())),
-        Target::Direct(store) => Ok(admin_enrol(store.as_ref(), Utc::now(), &req)?),
+        Target::Direct(store) => direct(store, move |s| admin_enrol(s, Utc::now(), &req)).await,
     }
 }
 
-pub async fn devices(data_dir: &Path) -> Result<Vec<DeviceView>, AdminError> {
-    match locate(data_dir).await? {
+pub async fn devices(loc: &Location) -> Result<Vec<DeviceView>, AdminError> {
+    match locate_at(loc).await? {
         Target::Running { client, file } => {
             Ok(
                 call::<(), _>(&client, &file, reqwest::Method::GET, "/admin/devices", None)
@@ -136,12 +249,12 @@ pub async fn devices(data_dir: &Path) -> Result<Vec<DeviceView>, AdminError> {
                     .unwrap_or_default(),
             )
         }
-        Target::Direct(store) => Ok(admin_devices(store.as_ref())?),
+        Target::Direct(store) => direct(store, admin_devices).await,
     }
 }
 
-pub async fn revoke(data_dir: &Path, id: &str) -> Result<(), AdminError> {
-    let found = match locate(data_dir).await? {
+pub async fn revoke(loc: &Location, id: &str) -> Result<(), AdminError> {
+    let found = match locate_at(loc).await? {
         Target::Running { client, file } => call::<(), ()>(
             &client,
             &file,
@@ -151,7 +264,10 @@ pub async fn revoke(data_dir: &Path, id: &str) -> Result<(), AdminError> {
         )
         .await?
         .is_some(),
-        Target::Direct(store) => store.revoke(id, Utc::now())?,
+        Target::Direct(store) => {
+            let id = id.to_owned();
+            direct(store, move |s| s.revoke(&id, Utc::now())).await?
+        }
     };
     if found {
         Ok(())

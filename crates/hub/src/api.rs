@@ -35,6 +35,8 @@ pub struct AppState {
     /// Flush to disk before acknowledging a push (on in production; the
     /// protocol heals without it, but an ack should mean "durable").
     pub durable_acks: bool,
+    /// Served over TLS: session cookies are then marked `Secure`.
+    pub tls: bool,
 }
 
 impl AppState {
@@ -43,7 +45,13 @@ impl AppState {
             store,
             clock: Arc::new(Utc::now),
             durable_acks: true,
+            tls: false,
         }
+    }
+
+    pub fn with_tls(mut self, tls: bool) -> AppState {
+        self.tls = tls;
+        self
     }
 }
 
@@ -139,6 +147,7 @@ pub fn app(state: AppState) -> Router {
         .route(PATH_HEALTH, get(healthz))
         .route(PATH_ENROL, post(enrol))
         .route(PATH_PUSH, post(push))
+        .merge(crate::web::routes())
         .fallback(|| async { json_error_layer_fallback() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
@@ -359,6 +368,14 @@ pub fn admin_enrol(
     Ok(AdminEnrolResponse { code, expires })
 }
 
+/// `POST /admin/accounts`: a new coordination account, already hashed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminAccountRequest {
+    pub name: String,
+    /// argon2id PHC string made by the CLI: the password never crosses the channel.
+    pub password_hash: String,
+}
+
 pub fn admin_devices(store: &dyn Store) -> Result<Vec<DeviceView>, StoreError> {
     Ok(store.devices()?.into_iter().map(DeviceView::from).collect())
 }
@@ -370,6 +387,8 @@ pub fn admin_app(state: AppState, admin_token: String) -> Router {
         .route("/admin/devices", get(admin_devices_h))
         .route("/admin/devices/{id}/revoke", post(admin_revoke_h))
         .route("/admin/totals", get(admin_totals_h))
+        .route("/admin/accounts", post(admin_account_h))
+        .route("/admin/export", post(admin_export_h))
         .layer(axum::middleware::from_fn(
             move |headers: HeaderMap, req, next: axum::middleware::Next| {
                 let token = token.clone();
@@ -440,4 +459,55 @@ async fn admin_totals_h(
             .into_iter()
             .collect(),
     ))
+}
+
+async fn admin_account_h(
+    State(st): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiErr> {
+    let req: AdminAccountRequest = parse_body(body)?;
+    let store = st.store.clone();
+    let now = (st.clock)();
+    let r = tokio::task::spawn_blocking(move || {
+        crate::auth::add_account(store.as_ref(), &req.name, &req.password_hash, now)
+    })
+    .await
+    .map_err(|_| {
+        ApiErr(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            "the hub failed".into(),
+        )
+    })?;
+    match r {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(crate::auth::AuthError::Store(e)) => Err(e.into()),
+        Err(e @ crate::auth::AuthError::Exists(_)) => {
+            Err(ApiErr(StatusCode::CONFLICT, "exists", e.to_string()))
+        }
+        Err(e) => Err(bad(e.to_string())),
+    }
+}
+
+/// `POST /admin/export`: `dps-hub export` while the hub holds the store.
+async fn admin_export_h(
+    State(st): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiErr> {
+    let req: crate::coord::ExportRequest = parse_body(body)?;
+    let store = st.store.clone();
+    let r = tokio::task::spawn_blocking(move || crate::coord::export(store.as_ref(), &req.into()))
+        .await
+        .map_err(|_| {
+            ApiErr(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                codes::INTERNAL,
+                "the hub failed".into(),
+            )
+        })?;
+    match r {
+        Ok(bytes) => Ok(bytes.into_response()),
+        Err(crate::coord::CoordError::Store(e)) => Err(e.into()),
+        Err(e) => Err(bad(e.to_string())),
+    }
 }

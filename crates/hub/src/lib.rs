@@ -5,12 +5,19 @@
 //! - [`api`]: the kiosk-facing router ([`api::app`]) and the loopback admin router.
 //! - [`serve`]: listeners, TLS, graceful shutdown, the admin file.
 //! - [`admin`]: the admin commands, via the running hub or the store itself.
+//! - [`auth`]: coordination accounts, sessions, CSRF and lockout.
+//! - [`web`]: login, dashboard, annual report page and the tallies API
+//!   (figures from [`coord`], over `dps-report`).
 
 pub mod admin;
 pub mod api;
+pub mod auth;
+pub mod coord;
+pub mod i18n;
 pub mod secret;
 pub mod serve;
 pub mod store;
+pub mod web;
 
 pub use api::{app, AppState};
 pub use store::{SledStore, Store};

@@ -21,6 +21,11 @@ struct Cli {
         default_value = "dps-hub-data"
     )]
     data_dir: PathBuf,
+    /// Use PostgreSQL (postgres://user@host/db) instead of the embedded
+    /// store; the hub brings the schema up to date itself, and several hubs
+    /// may serve one database.
+    #[arg(long, global = true, value_name = "URL", env = "DPS_HUB_DATABASE_URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -53,6 +58,49 @@ enum Cmd {
     },
     /// Cut a device off at once.
     Revoke { device: String },
+    /// Coordination accounts (who may log in to the dashboard).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCmd,
+    },
+    /// Write the tallies as CSV, JSON or XLSX (exact, or --public with
+    /// small-cell suppression); works while the hub runs.
+    Export {
+        #[command(flatten)]
+        query: Box<dps_report::QueryArgs>,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCmd {
+    /// Add a coordination account NAME; asks for the password twice.
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input (scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// The new account's password: from stdin, or typed twice without echo.
+fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+    let again =
+        rpassword::prompt_password("Password again: ").context("cannot read the password")?;
+    if first != again {
+        anyhow::bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(first)
 }
 
 fn main() -> ExitCode {
@@ -99,6 +147,10 @@ async fn shutdown_signal() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let loc = dps_hub::admin::Location {
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+    };
     match cli.command {
         Cmd::Serve {
             bind,
@@ -109,6 +161,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = ServeOptions {
                 bind,
                 data_dir: cli.data_dir,
+                database_url: cli.database_url,
                 tls,
             };
             serve(opts, shutdown_signal(), |b| {
@@ -123,7 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Code::new(&site).context("the site must be a DPS id like 'dps-molenbeek-1'")?;
             let ttl = dps_hub::parse_ttl(&ttl).map_err(anyhow::Error::msg)?;
             let r = dps_hub::admin::enrol(
-                &cli.data_dir,
+                &loc,
                 AdminEnrolRequest {
                     site: site.clone(),
                     ttl_secs: ttl.as_secs(),
@@ -148,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Cmd::Devices { json } => {
-            let list = dps_hub::admin::devices(&cli.data_dir).await?;
+            let list = dps_hub::admin::devices(&loc).await?;
             if json {
                 println!("{}", serde_json::to_string(&list)?);
             } else if list.is_empty() {
@@ -177,8 +230,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Cmd::Admin {
+            command:
+                AdminCmd::Add {
+                    name,
+                    password_stdin,
+                },
+        } => {
+            if !dps_hub::auth::valid_name(&name) {
+                anyhow::bail!("{}", dps_hub::auth::AuthError::BadName);
+            }
+            let password = read_new_password(password_stdin)?;
+            // Hashed here: the password never leaves this process.
+            let password_hash =
+                tokio::task::spawn_blocking(move || dps_hub::auth::hash_password(&password))
+                    .await??;
+            dps_hub::admin::add_account(
+                &loc,
+                dps_hub::api::AdminAccountRequest {
+                    name: name.clone(),
+                    password_hash,
+                },
+            )
+            .await?;
+            println!("Account {name} added: it can log in to the dashboard now.");
+        }
+        Cmd::Export { query, out } => {
+            let req = dps_report::TalliesRequest::try_from(query.as_ref())?;
+            let bytes = dps_hub::admin::export(&loc, (&req).into()).await?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "dps-hub: wrote {} ({}, {})",
+                        path.display(),
+                        req.format.code(),
+                        req.disclosure.code()
+                    );
+                }
+                None => {
+                    use std::io::Write;
+                    let mut o = std::io::stdout().lock();
+                    o.write_all(&bytes)?;
+                    o.flush()?;
+                }
+            }
+        }
         Cmd::Revoke { device } => {
-            dps_hub::admin::revoke(&cli.data_dir, &device).await?;
+            dps_hub::admin::revoke(&loc, &device).await?;
             println!("Device {device} is revoked: its next sync will be refused.");
         }
     }

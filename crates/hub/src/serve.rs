@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
 use crate::api::{admin_app, app, AppState};
-use crate::store::{SledStore, StoreError};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -33,6 +33,8 @@ pub enum ServeError {
 pub struct ServeOptions {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of the embedded store in `data_dir`.
+    pub database_url: Option<String>,
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
@@ -85,10 +87,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(&Bound),
 ) -> Result<(), ServeError> {
-    std::fs::create_dir_all(&opts.data_dir)
-        .map_err(|e| ServeError::Io(opts.data_dir.display().to_string(), e))?;
-    let store = Arc::new(SledStore::open(&opts.data_dir)?);
-    let state = AppState::new(store.clone());
+    let backend = match &opts.database_url {
+        Some(url) => crate::store::Backend::Postgres(url.clone()),
+        None => crate::store::Backend::Sled(opts.data_dir.clone()),
+    };
+    let pg = matches!(backend, crate::store::Backend::Postgres(_));
+    let store = crate::store::open_async(backend).await?;
+    let state = AppState::new(store.clone()).with_tls(opts.tls.is_some());
     let tls = opts
         .tls
         .as_ref()
@@ -116,13 +121,18 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| ServeError::Io("admin listener".into(), e))?;
     let admin_token = crate::secret::new_secret();
-    write_admin_file(
-        &opts.data_dir,
-        &AdminFile {
-            url: format!("http://{admin_addr}"),
-            token: admin_token.clone(),
-        },
-    )?;
+    // On PostgreSQL admin commands open the database themselves (any number
+    // of processes may), and several hubs may share one data directory's
+    // name: only the embedded store needs the admin file.
+    if !pg {
+        write_admin_file(
+            &opts.data_dir,
+            &AdminFile {
+                url: format!("http://{admin_addr}"),
+                token: admin_token.clone(),
+            },
+        )?;
+    }
     on_bound(&Bound {
         addr,
         admin: admin_addr,
@@ -154,14 +164,17 @@ pub async fn serve(
         Some(cfg) => serve_tls(listener, app(state), cfg, stopped(stop_rx.clone())).await,
     };
     let _ = admin.await;
-    let _ = std::fs::remove_file(admin_file_path(&opts.data_dir));
-    store_flush(&store);
+    if !pg {
+        let _ = std::fs::remove_file(admin_file_path(&opts.data_dir));
+    }
+    // Flushed, and dropped, off the async threads: the blocking PostgreSQL
+    // client runs (and shuts down) a runtime of its own.
+    let _ = tokio::task::spawn_blocking(move || store_flush(store)).await;
     tracing::info!("dps-hub stopped");
     main_result
 }
 
-fn store_flush(store: &SledStore) {
-    use crate::store::Store;
+fn store_flush(store: Arc<dyn Store>) {
     if let Err(e) = store.flush() {
         tracing::error!(error = %e, "final flush failed");
     }

@@ -4,9 +4,9 @@
 //! several of these at once to prove that several hub processes can serve one
 //! database; the device must already be enrolled.
 use anyhow::Context;
-use dps_hub::store::Store;
 use dps_hub_pg::testing::synth;
 use dps_hub_pg::PgStore;
+use dps_hub_store::Store;
 use dps_model::ReplicaId;
 
 fn main() -> anyhow::Result<()> {

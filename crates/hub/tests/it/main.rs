@@ -3,10 +3,13 @@
 //! of the kiosks' totals exactly.
 
 mod auth;
+mod browser;
 mod cli;
 mod common;
+mod coord;
 mod e2e;
 mod faults;
+mod pg;
 mod process;
 mod props;
 mod store;

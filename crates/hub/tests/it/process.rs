@@ -16,7 +16,7 @@ use crate::common::*;
 const BIN: &str = env!("CARGO_BIN_EXE_dps-hub");
 
 /// Kills the hub if a test fails before stopping it.
-struct Hub(Option<Child>);
+pub struct Hub(Option<Child>);
 
 impl Drop for Hub {
     fn drop(&mut self) {
@@ -28,8 +28,15 @@ impl Drop for Hub {
 }
 
 fn serve(dir: &Path, bind: &str) -> (Hub, String) {
+    serve_with(dir, bind, &[])
+}
+
+/// `dps-hub --data-dir DIR EXTRA… serve --bind BIND`; returns its URL.
+pub fn serve_with(dir: &Path, bind: &str, extra: &[&str]) -> (Hub, String) {
     let mut child = Command::new(BIN)
-        .args(["--data-dir", dir.to_str().unwrap(), "serve", "--bind", bind])
+        .args(["--data-dir", dir.to_str().unwrap()])
+        .args(extra)
+        .args(["serve", "--bind", bind])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -47,7 +54,7 @@ fn serve(dir: &Path, bind: &str) -> (Hub, String) {
     (Hub(Some(child)), url)
 }
 
-fn admin(dir: &Path, args: &[&str]) -> (bool, String, String) {
+pub fn admin(dir: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
@@ -62,7 +69,7 @@ fn admin(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn terminate(mut hub: Hub) {
+pub fn terminate(mut hub: Hub) {
     let mut child = hub.0.take().unwrap();
     let ok = Command::new("kill")
         .arg("-TERM")
@@ -291,4 +298,98 @@ async fn tls_with_a_pinned_private_ca() {
         totals(&SledStore::open(&data).unwrap()).unwrap(),
         k.totals()
     );
+}
+
+/// `dps-hub admin add NAME --password-stdin` and `dps-hub export`, first on
+/// a stopped hub (they open the store), then while `serve` holds it (they go
+/// through the admin channel); the account logs in to the running hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_add_and_export_with_and_without_a_running_hub() {
+    use crate::coord::{login, no_redirects, seed, EXACT_BY_MUNICIPALITY, PUBLIC_BY_MUNICIPALITY};
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    seed(&SledStore::open(d).unwrap());
+    let add = |name: &str, pw: &str| {
+        let mut child = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(d)
+            .args(["admin", "add", name, "--password-stdin"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{pw}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let export = |args: &[&str]| {
+        let mut a = vec!["export"];
+        a.extend_from_slice(args);
+        admin(d, &a)
+    };
+    let by_muni = [
+        "--from",
+        "2026-01-01",
+        "--group-by",
+        "municipality",
+        "--format",
+        "csv",
+    ];
+
+    // No hub running.
+    let (ok, out) = add("anne", crate::coord::PASSWORD);
+    assert!(ok && out.contains("Account anne added"), "{out}");
+    let (ok, out) = add("Bad Name", crate::coord::PASSWORD);
+    assert!(!ok && out.contains("account name"), "{out}");
+    let (ok, out) = add("bob", "short");
+    assert!(!ok && out.contains("at least 10 characters"), "{out}");
+    let (ok, csv, err) = export(&by_muni);
+    assert!(ok, "{err}");
+    assert_eq!(csv, EXACT_BY_MUNICIPALITY);
+
+    // While serving.
+    let (hub, url) = serve(d, "127.0.0.1:0");
+    let (ok, out) = add("marie", crate::coord::PASSWORD);
+    assert!(ok, "{out}");
+    let (ok, out) = add("marie", crate::coord::PASSWORD);
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let mut public = by_muni.to_vec();
+    public.push("--public");
+    let (ok, csv, err) = export(&public);
+    assert!(ok, "{err}");
+    assert_eq!(csv, PUBLIC_BY_MUNICIPALITY);
+    let file = d.join("t.xlsx");
+    let (ok, _, err) = export(&[
+        "--format",
+        "xlsx",
+        "--group-by",
+        "site",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok && err.contains("(xlsx, exact)"), "{err}");
+    assert!(std::fs::read(&file).unwrap().starts_with(b"PK"));
+    let (ok, _, err) = export(&["--group-by", "nonsense"]);
+    assert!(!ok && err.contains("nonsense"), "{err}");
+    // Both accounts log in to the running hub.
+    let http = no_redirects();
+    for name in ["anne", "marie"] {
+        let s = login(&http, &url, name).await;
+        let r = crate::coord::get(
+            &http,
+            &format!("{url}/api/v1/tallies?group_by=municipality&from=2026-01-01&format=csv"),
+            &s,
+        )
+        .await;
+        assert_eq!(r.text().await.unwrap(), EXACT_BY_MUNICIPALITY);
+    }
+    terminate(hub);
 }

@@ -1,0 +1,245 @@
+//! The hub's storage behind a trait, so the embedded sled store (default,
+//! nothing to install) and PostgreSQL (`dps-hub-pg`) serve the same handlers.
+//!
+//! This crate is the bottom of the hub: `dps-hub-pg` implements [`Store`]
+//! without knowing the HTTP hub, and `dps-hub` picks a store at start-up.
+//! The embedded [`SledStore`] lives here too, so the one contract suite (in
+//! `dps-hub-pg`'s tests) can run the same cases on both stores.
+//!
+//! The trait is synchronous: handlers call it through `spawn_blocking`, which
+//! suits sled and a blocking PostgreSQL client alike.
+//!
+//! Invariant every implementation keeps: an ingest merges cells by maximum
+//! *and* advances the replica's watermark in ONE transaction, and advances
+//! it only contiguously ([`advance_watermark`]). So "the hub holds replica R
+//! up to sequence W" is never a lie, even after a crash or a restore from an
+//! older copy — which is what lets the kiosk heal the hub by resending.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use dps_model::{CellKey, Code, PnCount, ReplicaId};
+use dps_sync::wire::PushRequest;
+use serde::{Deserialize, Serialize};
+
+mod sled_coordination;
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data directory {dir} is in use by another dps-hub process")]
+    Locked { dir: String },
+    #[error("store: {0}")]
+    Backend(String),
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+    #[error("no such device {0:?}")]
+    NoDevice(String),
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A code waiting to be redeemed. Only the code's hash is the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingEnrolment {
+    pub site: Code,
+    pub expires: DateTime<Utc>,
+}
+
+/// An enrolled kiosk as the hub knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub site: Code,
+    /// Hex SHA-256 of the secret part of the token; the token itself is never stored.
+    pub token_hash: String,
+    pub enrolled: DateTime<Utc>,
+    pub last_sync: Option<DateTime<Utc>>,
+    /// Kiosk clock minus hub clock at the last push, in seconds.
+    pub clock_skew_secs: Option<i64>,
+    /// Cells the kiosk said were still waiting after its last push.
+    pub pending: Option<u64>,
+    pub revoked: Option<DateTime<Utc>>,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub watermark: u64,
+    /// Cells whose stored value grew.
+    pub stored: u64,
+}
+
+/// A coordination staff account (not a resident: residents never have one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub name: String,
+    /// argon2id PHC string (salt and parameters included).
+    pub password_hash: String,
+    pub created: DateTime<Utc>,
+}
+
+/// A logged-in browser. Keyed in the store by the SHA-256 of the cookie's
+/// value, so a copy of the store does not hold live session cookies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub account: String,
+    /// The token every state-changing form of this session must carry.
+    pub csrf: String,
+    pub created: DateTime<Utc>,
+    pub expires: DateTime<Utc>,
+}
+
+/// What a tallies query needs from the store: the days, the filters, and
+/// which cell dimensions it still looks at (grouped by or filtered on).
+/// A store may sum away every other dimension before handing cells back
+/// (PostgreSQL does, in SQL): such a summed-out dimension then holds a
+/// placeholder value that the query never reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellQuery {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub sites: Vec<String>,
+    pub residences: Vec<String>,
+    pub procedures: Vec<String>,
+    pub outcomes: Vec<String>,
+    pub age_bands: Vec<String>,
+    pub languages: Vec<String>,
+    pub channels: Vec<String>,
+    /// Keep these dimensions (a filtered dimension is always kept).
+    pub keep_site: bool,
+    pub keep_residence: bool,
+    pub keep_procedure: bool,
+    pub keep_outcome: bool,
+    pub keep_age_band: bool,
+    pub keep_language: bool,
+    pub keep_channel: bool,
+    /// Keep the day (some time grouping); otherwise each summed cell gets
+    /// the earliest day of its members, which is inside `from..=to`.
+    pub keep_day: bool,
+}
+
+/// The coordination's side of the store: staff accounts, their sessions and
+/// failed logins (shared by every hub process on one database, so a logout
+/// or a lockout holds everywhere), and the tallies query.
+pub trait Coordination {
+    /// Create an account; false (and nothing changed) when the name is taken.
+    fn add_account(&self, a: &Account) -> Result<bool, StoreError>;
+    fn account(&self, name: &str) -> Result<Option<Account>, StoreError>;
+    fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+    /// Record one failed login for `name` at `at`.
+    fn add_login_failure(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Failed logins for `name` at or after `since`.
+    fn login_failures_since(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StoreError>;
+    /// Forget `name`'s failed logins (after a successful login).
+    fn clear_login_failures(&self, name: &str) -> Result<(), StoreError>;
+    fn put_session(&self, id_hash: &[u8; 32], s: &Session) -> Result<(), StoreError>;
+    fn session(&self, id_hash: &[u8; 32]) -> Result<Option<Session>, StoreError>;
+    fn delete_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError>;
+    /// Drop sessions that expired before `now`; returns how many.
+    fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Net visits per cell, summed over replicas, for days in `from..=to`
+    /// (open ends unbounded); cells that net to zero are left out.
+    fn net_cells(
+        &self,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> Result<Vec<(CellKey, u64)>, StoreError>;
+    /// Cells for a tallies query, possibly summed over the dimensions it
+    /// does not look at (see [`CellQuery`]). By default: [`Self::net_cells`]
+    /// over the query's days, every dimension kept.
+    fn query_cells(&self, q: &CellQuery) -> Result<Vec<(CellKey, u64)>, StoreError> {
+        self.net_cells(q.from, q.to)
+    }
+}
+
+pub trait Store: Coordination + Send + Sync + 'static {
+    fn add_enrolment(&self, code_hash: &[u8; 32], e: &PendingEnrolment) -> Result<(), StoreError>;
+    /// Consume a code (once, atomically) and create `device` at the code's
+    /// site. `None` when the code is unknown, used or expired.
+    fn redeem(
+        &self,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        device: Device,
+    ) -> Result<Option<Device>, StoreError>;
+    fn device(&self, id: &str) -> Result<Option<Device>, StoreError>;
+    fn devices(&self) -> Result<Vec<Device>, StoreError>;
+    /// Returns false when there is no such device.
+    fn revoke(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Merge a push from `device` (ownership already checked) and record the
+    /// device's last sync, clock skew and pending count, all in one transaction.
+    fn ingest(
+        &self,
+        device: &str,
+        req: &PushRequest,
+        hub_time: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError>;
+    /// Every stored replica cell.
+    fn cells(&self) -> Result<Vec<(ReplicaId, CellKey, PnCount)>, StoreError>;
+    fn watermark(&self, replica: &ReplicaId) -> Result<u64, StoreError>;
+    /// Make everything acknowledged so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Net visits per cell over all replicas: what the coordination counts.
+pub fn totals(store: &dyn Store) -> Result<BTreeMap<CellKey, u64>, StoreError> {
+    let mut t = BTreeMap::new();
+    for (_, k, c) in store.cells()? {
+        *t.entry(k).or_insert(0) += c.net();
+    }
+    Ok(t)
+}
+
+/// The replica's watermark after a push of sequences `after..=upto` onto a
+/// replica held up to `current`: only a contiguous push (`current >= after`)
+/// moves it, and it never goes back. A push past a gap still merges its
+/// cells, but the kiosk will resend from `current`.
+pub fn advance_watermark(current: u64, after: u64, upto: u64) -> u64 {
+    if current >= after {
+        current.max(upto)
+    } else {
+        current
+    }
+}
+
+/// A push's cells with repeated keys merged by maximum, in key order. A
+/// store reads each stored cell before the push, so without this a later
+/// entry of one key would overwrite an earlier, larger one (and `stored`
+/// would count one cell twice); PostgreSQL's `ON CONFLICT` may not touch one
+/// row twice in a statement either.
+pub fn merged_cells(req: &PushRequest) -> BTreeMap<&CellKey, PnCount> {
+    let mut merged: BTreeMap<&CellKey, PnCount> = BTreeMap::new();
+    for c in &req.cells {
+        let e = merged.entry(&c.key).or_default();
+        *e = e.merge(c.count());
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermark_moves_only_over_contiguous_pushes() {
+        // (current, after, upto) -> new
+        let cases = [
+            ((0, 0, 5), 5),
+            ((5, 5, 9), 9),
+            ((5, 3, 9), 9), // overlapping resend
+            ((5, 6, 9), 5), // gap: stays
+            ((9, 0, 5), 9), // old resend: never goes back
+            ((0, 1, 1), 0),
+        ];
+        for ((c, a, u), want) in cases {
+            assert_eq!(advance_watermark(c, a, u), want, "{c} {a} {u}");
+        }
+    }
+}
