@@ -18,7 +18,7 @@ APT_PACKAGES := build-essential pkg-config libssl-dev \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
   xvfb xauth x11-utils webkit2gtk-driver matchbox-window-manager fonts-dejavu-core \
   pcscd libpcsclite-dev vsmartcard-vpcd strace openssl ca-certificates \
-  postgresql
+  postgresql chromium debootstrap bubblewrap
 TAURI_DRIVER_VERSION := 2.1.0
 NODE_MIN := 20.19.0
 
@@ -27,6 +27,7 @@ help:
 	@echo "make run      build and open the kiosk"
 	@echo "make test     run every test"
 	@echo "make bench    run the benchmarks and print their figures"
+	@echo "make package  build the .deb (release) for Debian 12 / Ubuntu 22.04+ / ChromeOS Linux"
 	@echo "make bindings regenerate ui/src/lib/bindings.ts from the Rust IPC types"
 
 # ---------------------------------------------------------------- setup
@@ -81,7 +82,7 @@ run: deps ui
 # ---------------------------------------------------------------- test
 
 .PHONY: test lint rust-test ui-test e2e bindings
-test: deps ui tauri-driver pcscd-free lint rust-test ui-test e2e
+test: deps ui hub-web-tests tauri-driver pcscd-free lint rust-test ui-test e2e install-test
 	@echo "make test: all green"
 
 # The card tests run their own private pcscd (one per machine can own its
@@ -101,7 +102,7 @@ lint:
 
 # Tests that need pcscd, a display or PostgreSQL are gated on these variables
 # rather than #[ignore], so they can never be skipped silently here.
-TEST_ENV := DPS_TEST_PCSCD=1 DPS_TEST_STRACE=1 DPS_TEST_PG=1
+TEST_ENV := DPS_TEST_PCSCD=1 DPS_TEST_STRACE=1 DPS_TEST_PG=1 DPS_TEST_BROWSER=1
 
 rust-test:
 	$(TEST_ENV) cargo test --workspace --exclude dps-e2e
@@ -120,6 +121,25 @@ e2e: ui
 bindings:
 	UPDATE_BINDINGS=1 cargo test -p dps-ipc --test ipc
 
+# The hub's dashboard and report are tested in Debian's Chromium through
+# playwright-core (never a downloaded browser).
+.PHONY: hub-web-tests
+hub-web-tests: crates/hub/web-tests/node_modules/.stamp
+crates/hub/web-tests/node_modules/.stamp: crates/hub/web-tests/package-lock.json crates/hub/web-tests/package.json
+	cd crates/hub/web-tests && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The .deb on a clean Debian 12 (debootstrap rootfs cached in ~/.cache):
+# installed with apt, then the installed binary started headless. The debug
+# package reuses the e2e build; `make package` makes the release one.
+.PHONY: install-test package
+install-test: ui
+	packaging/build-deb.sh --debug >/dev/null
+	packaging/test-install.sh
+
+package: deps ui
+	packaging/build-deb.sh
+
 # ---------------------------------------------------------------- bench
 
 .PHONY: bench
@@ -132,3 +152,9 @@ bench: deps ui
 	$(CARGO_TARGET_DIR)/release/dps-sync-bench
 	$(CARGO_TARGET_DIR)/release/report-bench
 	$(CARGO_TARGET_DIR)/release/pg-bench
+	$(CARGO_TARGET_DIR)/release/dps-tallies-bench
+	# The app against chromium --kiosk on the same built UI: the release app
+	# built with custom-protocol, as the .deb ships it.
+	packaging/build-deb.sh >/dev/null
+	cargo build --release -p dps-appbench
+	$(CARGO_TARGET_DIR)/release/app-bench --app $(CARGO_TARGET_DIR)/release/dps-kiosk

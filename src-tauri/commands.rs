@@ -49,6 +49,7 @@ pub fn kiosk_command(
     state: tauri::State<'_, AppState>,
 ) -> Result<KioskView, IpcError> {
     let shared = &state.shared;
+    dps_logs::kiosk::command(&command);
     let (view, visit, in_journey) = {
         let mut kiosk = shared.kiosk.lock().map_err(|_| IpcError::new("generic"))?;
         let visit = kiosk.command(command, today());

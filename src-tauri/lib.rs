@@ -87,6 +87,7 @@ impl Shared {
     /// not counted is logged with its reason, never with anything personal.
     pub fn count(&self, app: &AppHandle, visit: Option<VisitRecord>) {
         let Some(visit) = visit else { return };
+        dps_logs::kiosk::visit(&visit);
         let outcome = match self.steward.lock() {
             Ok(mut s) => s.count(visit, Utc::now()),
             Err(_) => return,
@@ -228,6 +229,8 @@ pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
             let for_watcher = Arc::clone(&shared);
             let h = handle.clone();
             let watcher = dps_eid::Watcher::start(trust_store(), move |event| {
+                // Through dps-logs only: its summaries never carry a name or number.
+                dps_logs::kiosk::card_event(&event);
                 let (view, visit, in_journey) = {
                     let Ok(mut kiosk) = for_watcher.kiosk.lock() else {
                         return;

@@ -1,4 +1,4 @@
-//! `dps-kiosk card read|watch` and `dps-kiosk doctor` (owned by the eID work).
+//! `dps-kiosk card read|watch` (owned by the eID work; `doctor` is in doctor.rs).
 //!
 //! Exit codes of `card read`: 0 read, 1 bad arguments (unreadable
 //! `--trust-root`), 2 no reader (or the card service is not running), 3 no card
@@ -44,9 +44,6 @@ pub struct WatchArgs {
     #[arg(long = "trust-root", value_name = "PEM")]
     pub trust_root: Vec<PathBuf>,
 }
-
-#[derive(Debug, clap::Args)]
-pub struct DoctorArgs {}
 
 pub fn run(cmd: CardCmd, _g: &Global) -> ExitCode {
     match cmd {
@@ -205,30 +202,6 @@ fn describe(e: &Event) -> String {
     }
 }
 
-pub fn doctor(_a: DoctorArgs, _g: &Global) -> ExitCode {
-    let d = dps_eid::diagnose();
-    if !d.service_running {
-        println!("Card service: NOT RUNNING.");
-        println!("  {}.", dps_eid::SERVICE_DOWN);
-        println!("  (Debian: apt-get install pcscd; check with `pgrep pcscd`.)");
-        return ExitCode::from(2);
-    }
-    println!("Card service: running.");
-    if d.readers.is_empty() {
-        println!(
-            "Card readers: NONE. Plug the card reader in (USB); if it is plugged, try another \
-             port or cable, then run `dps-kiosk doctor` again."
-        );
-        return ExitCode::from(2);
-    }
-    println!("Card readers: {}", d.readers.len());
-    for (name, card) in &d.readers {
-        let state = if *card { "a card is inserted" } else { "empty" };
-        println!("  - {name}: {state}");
-    }
-    ExitCode::SUCCESS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,8 +301,25 @@ mod tests {
         a.reader = Some("no such reader".into());
         assert_eq!(read(&a).0, 2);
 
-        let g = Global { data_dir: None };
-        assert_eq!(doctor(DoctorArgs {}, &g), ExitCode::SUCCESS);
+        // The doctor sees the service and both readers, one with a card.
+        let data = tempfile::tempdir().unwrap();
+        let doctor = || {
+            crate::doctor::report(
+                data.path(),
+                chrono::Utc::now(),
+                &dps_eid::diagnose(),
+                &crate::doctor::DoctorArgs::default(),
+            )
+        };
+        let r = doctor();
+        assert!(r.ok, "{}", r.text());
+        assert_eq!(r.checks[0].status, crate::doctor::Status::Ok);
+        assert!(
+            r.checks[1].message.starts_with("Card readers: 2: ")
+                && r.checks[1].message.contains("(card in)"),
+            "{}",
+            r.text()
+        );
         drop(_c);
         drop(pcscd);
         // The card service gone: read says so with exit 2, doctor fails.
@@ -340,6 +330,11 @@ mod tests {
             (2, true),
             "{out}"
         );
-        assert_eq!(doctor(DoctorArgs {}, &g), ExitCode::from(2));
+        let r = doctor();
+        assert_eq!(r.checks[0].status, crate::doctor::Status::Fail);
+        assert_eq!(
+            format!("{:?}", r.exit_code()),
+            format!("{:?}", ExitCode::from(2))
+        );
     }
 }

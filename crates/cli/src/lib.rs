@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod card;
+pub mod doctor;
 pub mod flows;
+pub mod support;
 pub mod sync;
 pub mod tally;
 
@@ -54,8 +56,8 @@ pub enum Command {
     /// Read Belgian eID cards (headless).
     #[command(subcommand)]
     Card(card::CardCmd),
-    /// Say in plain words whether the card service, readers and store are fine.
-    Doctor(card::DoctorArgs),
+    /// Say in plain words whether the card service, readers, store, disk, clock and hub are fine.
+    Doctor(doctor::DoctorArgs),
     /// Check procedure (flow) files.
     #[command(subcommand)]
     Flows(flows::FlowsCmd),
@@ -66,16 +68,19 @@ pub enum Command {
     Enrol(sync::EnrolArgs),
     /// Send the tallies to the coordination hub.
     Sync(sync::SyncArgs),
+    /// Write a .zip for the helpdesk (logs + doctor + version; no counts, no personal data).
+    SupportBundle(support::SupportArgs),
 }
 
 /// Runs a subcommand. The caller handles `command == None` (the window).
 pub fn run(global: &Global, command: Command) -> ExitCode {
     match command {
         Command::Card(c) => card::run(c, global),
-        Command::Doctor(a) => card::doctor(a, global),
+        Command::Doctor(a) => doctor::run(a, global),
         Command::Flows(c) => flows::run(c, global),
         Command::Tally(c) => tally::run(c, global),
         Command::Enrol(a) => sync::enrol(a, global),
         Command::Sync(a) => sync::sync(a, global),
+        Command::SupportBundle(a) => support::run(a, global),
     }
 }
