@@ -29,41 +29,7 @@ struct Resident {
     how: u8,
 }
 
-/// A valid national register number (mod-97; the 2000s rule prefixes a 2).
-fn national_number(birth: NaiveDate, serial: u32) -> String {
-    let base = format!(
-        "{:02}{:02}{:02}{:03}",
-        birth.year() % 100,
-        birth.month(),
-        birth.day(),
-        serial
-    );
-    let mut n: u64 = base.parse().unwrap();
-    if birth.year() >= 2000 {
-        n += 2_000_000_000;
-    }
-    format!("{base}{:02}", 97 - n % 97)
-}
-
-const SYL: [&str; 16] = [
-    "ba", "de", "ki", "lo", "mu", "ra", "sel", "tor", "vin", "zu", "mar", "que", "van", "der",
-    "bro", "ek",
-];
-
-/// A made-up, unique, pronounceable word for resident `i`.
-fn word(i: usize, salt: usize) -> String {
-    let mut n = i * 7919 + salt;
-    let mut w = String::new();
-    for _ in 0..4 {
-        w.push_str(SYL[n % SYL.len()]);
-        n /= SYL.len();
-    }
-    w.push_str(SYL[salt % SYL.len()]);
-    let mut c = w.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
+use dps_person::synthetic::{national_number, word};
 
 fn residents(n: usize) -> Vec<Resident> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(200);

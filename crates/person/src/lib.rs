@@ -13,6 +13,7 @@
 mod date;
 mod number;
 mod secret;
+pub mod synthetic;
 
 pub use date::{DateError, PartialDate};
 pub use number::{NationalNumber, NumberError, NumberKind};

@@ -343,30 +343,10 @@ fn hub_binary() -> std::path::PathBuf {
 
 impl Hub {
     fn start() -> Result<Hub, Error> {
-        let data = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let child = std::process::Command::new(hub_binary())
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", hub_binary().display()))?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if std::time::Instant::now() > deadline {
-                return Err("the hub did not start".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(Hub {
-            child,
-            data: Some(data),
-            url: format!("http://127.0.0.1:{port}"),
-        })
+        Hub::restart(tempfile::tempdir()?, &port.to_string())
     }
 
     /// Kills the hub and keeps its store for a restart.
@@ -473,7 +453,7 @@ async fn the_steward_enrols_and_visits_reach_the_hub_by_themselves() -> Result<(
 }
 
 impl Hub {
-    /// A hub on `port` again, over a store left by a stopped one.
+    /// A hub on `port` over the store in `data` (new, or left by a stopped hub).
     fn restart(data: tempfile::TempDir, port: &str) -> Result<Hub, Error> {
         let child = std::process::Command::new(hub_binary())
             .arg("--data-dir")
@@ -481,7 +461,8 @@ impl Hub {
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .spawn()?;
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", hub_binary().display()))?;
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
             if std::time::Instant::now() > deadline {
