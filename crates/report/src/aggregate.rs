@@ -210,19 +210,83 @@ impl Aggregate {
             });
         }
         let margins = margins(n, &self.cells);
-        let (cell_counts, margin_counts): (Vec<Count>, Vec<Count>) = match disclosure {
-            Disclosure::Exact => (
+        match disclosure {
+            Disclosure::Exact => Ok(self.assemble(
+                disclosure,
                 self.cells.iter().map(|c| Count::Shown(c.1)).collect(),
+                &margins,
                 margins.iter().map(|c| Count::Shown(c.1)).collect(),
-            ),
+            )),
             Disclosure::Public => {
                 let mut all = self.cells.clone();
                 all.extend(margins.iter().copied());
-                let mut marks = suppress::suppress(n, &all);
-                let rest = marks.split_off(self.cells.len());
-                (marks, rest)
+                let sys = suppress::System::table(n, &all);
+                match suppress::protect(&sys).map_err(QueryError::from)? {
+                    suppress::Outcome::Marks(mut marks) => {
+                        let rest = marks.split_off(self.cells.len());
+                        Ok(self.assemble(disclosure, marks, &margins, rest))
+                    }
+                    suppress::Outcome::Withhold(_) => Ok(self.withheld()),
+                }
             }
+        }
+    }
+
+    /// The grand total, exact.
+    pub(crate) fn grand_total(&self) -> u64 {
+        self.cells.iter().fold(0u64, |a, c| a.saturating_add(c.1))
+    }
+
+    /// The exact counts of the cells, in row order.
+    pub(crate) fn cell_values(&self) -> Vec<u64> {
+        self.cells.iter().map(|c| c.1).collect()
+    }
+
+    /// A public table that cannot be protected: no rows, only its grand
+    /// total (on its own a `<10` or a number: nothing to combine it with).
+    pub(crate) fn withheld(&self) -> Table {
+        let grand = self.grand_total();
+        let mark = if (1..=suppress::THRESHOLD).contains(&grand) {
+            Count::Suppressed(crate::table::Suppressed::Primary)
+        } else {
+            Count::Shown(grand)
         };
+        self.public_one_column(vec![], mark, true)
+    }
+
+    /// A public table with the given marks for its cells and grand total
+    /// (tables whose only margin is the grand total: one column, or none).
+    pub(crate) fn public_one_column(
+        &self,
+        cell_marks: Vec<Count>,
+        grand: Count,
+        withheld: bool,
+    ) -> Table {
+        let n = self.dims.len();
+        let mut g: Key = [0; MAX_DIMS];
+        g[..n].fill(ALL);
+        let cells: &[(Key, u64)] = if withheld { &[] } else { &self.cells };
+        let view = Aggregate {
+            dims: self.dims.clone(),
+            cells: cells.to_vec(),
+            names: self.names.clone(),
+        };
+        view.assemble(
+            Disclosure::Public,
+            cell_marks,
+            &[(g, self.grand_total())],
+            vec![grand],
+        )
+    }
+
+    fn assemble(
+        &self,
+        disclosure: Disclosure,
+        cell_counts: Vec<Count>,
+        margins: &[(Key, u64)],
+        margin_counts: Vec<Count>,
+    ) -> Table {
+        let n = self.dims.len();
         let mut labels: Vec<FxHashMap<u32, Arc<str>>> = vec![FxHashMap::default(); n];
         let rows = if n == 0 {
             // No grouping: the single row is the grand total (0 when nothing matched).
@@ -238,17 +302,21 @@ impl Aggregate {
                 .map(|(c, v)| self.row(&mut labels, &c.0, v))
                 .collect()
         };
-        let totals = margins
-            .iter()
-            .zip(margin_counts)
-            .map(|(c, v)| self.row(&mut labels, &c.0, v))
-            .collect();
-        Ok(Table {
+        let totals = if n == 0 {
+            vec![]
+        } else {
+            margins
+                .iter()
+                .zip(margin_counts)
+                .map(|(c, v)| self.row(&mut labels, &c.0, v))
+                .collect()
+        };
+        Table {
             dimensions: self.dims.clone(),
             disclosure,
             rows,
             totals,
-        })
+        }
     }
 
     /// A row; labels are made once per distinct value and shared, so a

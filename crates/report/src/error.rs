@@ -31,6 +31,17 @@ pub enum QueryError {
          suppression cannot protect finer tables and their totals"
     )]
     TooManyPublicDimensions { max: usize, got: usize },
+    /// The suppression audit could not be completed: the public table is
+    /// withheld rather than published unchecked. Not the caller's fault, but
+    /// nothing the caller can get instead; the message says why.
+    #[error("small-cell suppression could not be verified, so the public table is withheld: {0}")]
+    Suppression(String),
+}
+
+impl From<crate::audit::AuditError> for QueryError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        QueryError::Suppression(e.to_string())
+    }
 }
 
 /// Writing an export failed.

@@ -11,7 +11,8 @@
 //!   -> render(&table, request.format)  // CSV / JSON / XLSX bytes
 //! ```
 //!
-//! The suppression rule is documented in [`suppress`].
+//! The suppression rule is documented in [`suppress`], the audit behind it
+//! in [`audit`].
 
 use std::borrow::Borrow;
 
@@ -19,6 +20,7 @@ use dps_model::CellKey;
 
 mod aggregate;
 pub mod annual;
+pub mod audit;
 mod error;
 pub mod export;
 pub mod openapi;
@@ -28,6 +30,7 @@ mod table;
 
 pub use aggregate::{aggregate, Aggregate, MAX_MARGIN_DIMS};
 pub use annual::{annual_report, AnnualReport};
+pub use audit::{audit, AuditError, TermRange};
 pub use error::{ExportError, QueryError};
 pub use export::{to_csv, to_xlsx, write_csv, write_json, write_xlsx};
 pub use query::{Dimension, Disclosure, Format, Query, QueryArgs, TalliesParams, TalliesRequest};

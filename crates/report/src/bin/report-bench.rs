@@ -131,6 +131,62 @@ fn synthesise(devices: usize) -> Vec<(CellKey, u64)> {
     cells.into_iter().map(|(k, v)| (k.clone(), v)).collect()
 }
 
+/// Cells for a public table of the given shape (sites or residences ×
+/// weeks, months, age bands, languages), with many small counts.
+fn sparse(shape: &[usize]) -> Vec<(CellKey, u64)> {
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    let Some(monday) = NaiveDate::from_ymd_opt(2021, 1, 4) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    let total: usize = shape.iter().product();
+    for i in 0..total {
+        let visits = match rng.pick(&[30, 40, 30]) {
+            0 => continue,
+            1 => 1 + rng.next() % 9,
+            _ => 10 + rng.next() % 51,
+        };
+        let (a, rest) = (i / (total / shape[0]), i % (total / shape[0]));
+        let b = rest / shape.get(2).copied().unwrap_or(1);
+        let c = rest % shape.get(2).copied().unwrap_or(1);
+        let three = shape.len() == 3;
+        let day = match shape.get(1) {
+            Some(53) => monday + chrono::Days::new(7 * b as u64),
+            Some(12) => NaiveDate::from_ymd_opt(2021, b as u32 + 1, 1).unwrap_or(monday),
+            _ => monday,
+        };
+        let key = CellKey {
+            day,
+            site: code(&format!("dps-{:03}", if three { 0 } else { a })),
+            procedure: code("bruvax"),
+            outcome: code("booked"),
+            language: if three {
+                Language::ALL[c % Language::ALL.len()]
+            } else {
+                Language::ALL[0]
+            },
+            channel: Channel::ALL[0],
+            age_band: if three {
+                AgeBand::ALL[b % AgeBand::ALL.len()]
+            } else {
+                AgeBand::ALL[0]
+            },
+            residence: if three {
+                match Municipality::ALL.get(a) {
+                    Some(m) => Residence::Brussels(*m),
+                    None if a == 19 => Residence::OtherBelgium,
+                    None if a == 20 => Residence::Abroad,
+                    None => Residence::Unknown,
+                }
+            } else {
+                Residence::Unknown
+            },
+        };
+        out.push((key, visits));
+    }
+    out
+}
+
 fn secs(t: Instant) -> String {
     format!("{:.3} s", t.elapsed().as_secs_f64())
 }
@@ -142,7 +198,60 @@ fn request(url: &str) -> TalliesRequest {
     }
 }
 
+fn suppression() {
+    println!("-- small-cell suppression of sparse public tables --");
+    println!("  (30% empty, 40% 1-9, 30% 10-60: far more small cells than real data)");
+    for (label, url, shape) in [
+        (
+            "26 sites x 53 weeks",
+            "group_by=site,week&public=true",
+            &[26usize, 53][..],
+        ),
+        (
+            "100 sites x 12 months",
+            "group_by=site,month&public=true",
+            &[100, 12][..],
+        ),
+        (
+            "22 residences x 7 age bands x 4 languages",
+            "group_by=municipality,age_band,language&public=true",
+            &[22, 7, 4][..],
+        ),
+    ] {
+        let cells = sparse(shape);
+        let req = request(url);
+        let t = Instant::now();
+        match dps_report::run(cells.iter().map(|(k, v)| (k, *v)), &req) {
+            Ok(table) => {
+                let all = table.rows.iter().chain(&table.totals);
+                let (mut primary, mut secondary) = (0, 0);
+                for r in all {
+                    match r.visits.mark() {
+                        Some(m) if m == dps_report::PRIMARY_MARK => primary += 1,
+                        Some(_) => secondary += 1,
+                        None => {}
+                    }
+                }
+                println!(
+                    "  {label}: {} cells + {} totals, {primary} <10 and {secondary} x, in {}",
+                    table.rows.len(),
+                    table.totals.len(),
+                    secs(t)
+                );
+            }
+            Err(e) => println!("  {label} failed: {e}"),
+        }
+    }
+}
+
 fn main() {
+    // `report-bench suppression`: only the suppression figures (no year of
+    // data to synthesise first).
+    suppression();
+    if std::env::args().nth(1).as_deref() == Some("suppression") {
+        return;
+    }
+    println!();
     let t = Instant::now();
     let year = synthesise(1000);
     let visits: u64 = year.iter().map(|c| c.1).sum();

@@ -3,7 +3,7 @@ use expect_test::expect;
 use dps_model::Code;
 use dps_report::annual_report;
 
-use crate::{cells, csv};
+use crate::{cells, csv, run};
 
 #[test]
 fn annual_report_covers_one_site_and_year_with_suppression() {
@@ -76,4 +76,112 @@ fn annual_report_covers_one_site_and_year_with_suppression() {
         *,61,total,public
     "#]]
     .assert_eq(&all);
+}
+
+#[test]
+fn the_annual_tables_are_protected_together() {
+    // 18 visits: 9 in January, 9 in February, all bruvax, all booked.
+    let cells = cells(
+        "
+        2021-01-05 dps-nord bruvax booked fr eid 65_74 evere 9
+        2021-02-09 dps-nord bruvax booked fr eid 65_74 evere 9
+        ",
+    );
+    let site = Code::new("dps-nord").unwrap();
+    let r = annual_report(cells.iter().map(|(k, v)| (k, *v)), &site, 2021).unwrap();
+    // On its own the month table is safe (<10, <10 and its total x); the
+    // old per-table rule printed the procedure table as "bruvax 18, total
+    // 18", and 18 = Jan + Feb with both ≤ 9 makes both 9.
+    let month_alone = {
+        let mut t = run(&cells, "group_by=month&public=true");
+        t.totals[0].visits = dps_report::Count::Shown(18);
+        t
+    };
+    expect![[r#"
+        table 0 [2021-01] <10: 9..=9
+        table 0 [2021-02] <10: 9..=9
+    "#]]
+    .assert_eq(
+        &dps_report::audit(&[&month_alone])
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r}\n"))
+            .collect::<String>(),
+    );
+    let all = [
+        &r.by_month,
+        &r.by_procedure,
+        &r.by_outcome,
+        &r.by_age_band,
+        &r.by_language,
+        &r.by_residence,
+        &r.by_channel,
+    ];
+    expect![[r#"
+        month,visits,row,disclosure
+        2021-01,<10,cell,public
+        2021-02,<10,cell,public
+        *,x,total,public
+
+        procedure,visits,row,disclosure
+        bruvax,x,cell,public
+        *,x,total,public
+
+        outcome,visits,row,disclosure
+        booked,x,cell,public
+        *,x,total,public
+
+        age_band,visits,row,disclosure
+        65_74,x,cell,public
+        *,x,total,public
+
+        language,visits,row,disclosure
+        fr,x,cell,public
+        *,x,total,public
+
+        municipality,visits,row,disclosure
+        evere,x,cell,public
+        *,x,total,public
+
+        channel,visits,row,disclosure
+        eid,x,cell,public
+        *,x,total,public
+    "#]]
+    .assert_eq(&all.map(csv).join("\n"));
+    expect![[r#"
+        grand total x: 10..=18
+        table 0 [2021-01] <10: 1..=9
+        table 0 [2021-02] <10: 1..=9
+        table 1 [bruvax] x: 10..=18
+        table 2 [booked] x: 10..=18
+        table 3 [65_74] x: 10..=18
+        table 4 [fr] x: 10..=18
+        table 5 [evere] x: 10..=18
+        table 6 [eid] x: 10..=18
+    "#]]
+    .assert_eq(
+        &dps_report::audit(&all)
+            .unwrap()
+            .iter()
+            .map(|r| format!("{r}\n"))
+            .collect::<String>(),
+    );
+    let exact: Vec<dps_report::Table> = [
+        "month",
+        "procedure",
+        "outcome",
+        "age_band",
+        "language",
+        "municipality",
+        "channel",
+    ]
+    .iter()
+    .map(|d| run(&cells, &format!("group_by={d}")))
+    .collect();
+    let exact: Vec<&dps_report::Table> = exact.iter().collect();
+    assert_eq!(
+        crate::oracle::leaks_joint(&all, &exact),
+        Vec::<String>::new()
+    );
+    assert_eq!(r.total, r.by_procedure.grand_total());
 }

@@ -2,6 +2,7 @@
 
 mod annual;
 mod export;
+mod oracle;
 mod query;
 mod suppression;
 
