@@ -165,9 +165,19 @@ fn show(g: &Global, json: bool, out: &mut impl Write) -> ExitCode {
     }
 }
 
+/// `tally show --json`. Serialised straight from the totals: going through a
+/// `serde_json::Value` first doubled the time on two years of cells.
+#[derive(serde::Serialize)]
+struct ShowJson<'a> {
+    visits: u64,
+    cells: &'a [CellTotal],
+}
+
 fn write_json(out: &mut impl Write, totals: &[CellTotal]) -> std::io::Result<()> {
-    let total: u64 = totals.iter().map(|c| c.net).sum();
-    let doc = serde_json::json!({ "visits": total, "cells": totals });
+    let doc = ShowJson {
+        visits: totals.iter().map(|c| c.net).sum(),
+        cells: totals,
+    };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
 }
