@@ -500,8 +500,8 @@ mod soak {
         assert_eq!(net2, 2 * net1, "every cell counted again");
         // sled 0.34 appends every change to its log and, in this workload,
         // does not reclaim the old versions: re-counting existing cells adds
-        // 400-620 B per visit (kiosk mode with an fsync per visit included),
-        // about as much as the first two years took. The store thus grows
+        // 470-680 B per visit (with an fsync per visit, as the kiosk counts,
+        // too), more than half what the first two years took. The store thus grows
         // with visits, not cells; this bounds the cost per visit, and
         // docs/benchmarks.md has the figures.
         let per_visit = size2.0.saturating_sub(size1.0) / visits;
