@@ -455,3 +455,75 @@ fn opening_keeps_the_newest_files_only() {
     assert_eq!(names[..6], old[4..]);
     assert!(!names[6].starts_with("dps-kiosk.2020-"), "{names:?}");
 }
+
+/// An error logged in a loop fills today's file up to the cap, then one line
+/// says the rest is dropped; a restart the same day adds nothing.
+#[test]
+fn an_error_in_a_loop_stops_at_the_size_cap_even_across_a_restart() {
+    const CAP: u64 = 64 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let flood = |from: u32, to: u32| {
+        let (subscriber, guard) =
+            dps_logs::subscriber_capped(dir.path(), "info", false, CAP).unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            for i in from..to {
+                tracing::error!(attempt = i, "the hub refused the batch; retrying at once");
+            }
+        });
+        // Dropping the guard waits for the writer to empty its queue.
+        drop(guard);
+    };
+    flood(0, 5_000);
+    let files = dps_logs::files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let size = text.len() as u64;
+    let notices = text.matches("reached its size cap").count();
+    assert_eq!(notices, 1, "{}", &text[text.len().saturating_sub(400)..]);
+    let notice_len = text.lines().last().unwrap().len() as u64 + 1;
+    assert!(
+        size <= CAP + notice_len && size > CAP - 200,
+        "{size} bytes for a cap of {CAP}"
+    );
+    assert!(
+        text.contains("attempt=0\n"),
+        "the start of the loop is kept"
+    );
+    assert!(!text.contains("attempt=4999\n"), "the end was dropped");
+
+    flood(5_000, 6_000);
+    assert_eq!(
+        std::fs::read_to_string(&files[0]).unwrap().len() as u64,
+        size,
+        "a restart on a full day adds nothing"
+    );
+}
+
+/// Old files bigger than a day's share (written before the cap existed, or
+/// copied in) are deleted, oldest first, until the folder fits its total.
+#[test]
+fn opening_keeps_the_old_files_within_the_total_cap() {
+    const CAP: u64 = 1000;
+    let dir = tempfile::tempdir().unwrap();
+    let old: Vec<String> = (1..=6)
+        .map(|d| format!("dps-kiosk.2020-01-{d:02}.log"))
+        .collect();
+    for name in &old {
+        std::fs::write(dir.path().join(name), vec![b'x'; 2 * CAP as usize]).unwrap();
+    }
+    let (_subscriber, guard) = dps_logs::subscriber_capped(dir.path(), "info", false, CAP).unwrap();
+    drop(guard);
+    let kept: Vec<String> = dps_logs::files(dir.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("dps-kiosk.2020-"))
+        .collect();
+    // 6 days x 2 KB over a budget of 6 x 1 KB: the three newest fit.
+    assert_eq!(kept, old[3..]);
+    let total: u64 = dps_logs::files(dir.path())
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert!(total <= dps_logs::KEEP_FILES as u64 * CAP, "{total}");
+    assert_eq!(dps_logs::MAX_TOTAL_BYTES, 7 * 8 * 1024 * 1024);
+}

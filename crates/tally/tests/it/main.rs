@@ -5,8 +5,9 @@ mod corruption;
 mod crash;
 mod fsync;
 mod privacy;
-mod soak;
 mod store;
+
+use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 use dps_model::{AgeBand, Channel, Code, Language, Municipality, Residence, VisitRecord};
@@ -49,4 +50,21 @@ pub fn fresh() -> (tempfile::TempDir, TallyStore) {
         .start_session(site(), at(2026, 3, 2, 9, 0))
         .expect("start session");
     (dir, store)
+}
+
+/// How many times any of `needles` occurs in any file under `dir`.
+pub fn grep_dir(dir: &Path, needles: &[&[u8]]) -> usize {
+    let mut hits = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            hits += grep_dir(&p, needles);
+        } else {
+            let bytes = std::fs::read(&p).unwrap();
+            for n in needles {
+                hits += bytes.windows(n.len()).filter(|w| w == n).count();
+            }
+        }
+    }
+    hits
 }
