@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod common;
 mod coord;
+mod coord_pg;
 mod e2e;
 mod faults;
 mod pg;
