@@ -108,6 +108,27 @@ fn internal() -> ApiErr {
     )
 }
 
+/// `serve --public-url`: whether the address browsers use is HTTPS (then
+/// session cookies are `Secure`). Anything but an http(s) URL with a host
+/// is refused, so a typo cannot silently drop the flag.
+pub fn public_url_is_https(url: &str) -> Result<bool, String> {
+    let lower = url.trim().to_ascii_lowercase();
+    let (https, rest) = if let Some(r) = lower.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = lower.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!(
+            "{url:?} is not an http:// or https:// URL (e.g. https://hub.example.org)"
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("{url:?} has no host name"));
+    }
+    Ok(https)
+}
+
 /// The JSON error a failed tallies computation answers with: the caller's
 /// mistakes are 4xx with a code a script can act on, never a bare 500.
 pub fn coord_err(e: coord::CoordError) -> ApiErr {

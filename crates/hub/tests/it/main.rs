@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod coord;
 mod coord_pg;
+mod deploy;
 mod e2e;
 mod faults;
 mod pg;
