@@ -11,6 +11,7 @@ mod coord_pg;
 mod deploy;
 mod e2e;
 mod faults;
+mod openapi;
 mod pg;
 mod process;
 mod props;
