@@ -120,16 +120,6 @@ impl TimeGrain {
             TimeGrain::Year => day.with_ordinal(1).unwrap_or(day),
         }
     }
-
-    /// PostgreSQL's `date_trunc` field for this grain.
-    pub fn sql_field(self) -> &'static str {
-        match self {
-            TimeGrain::Day => "day",
-            TimeGrain::Week => "week",
-            TimeGrain::Month => "month",
-            TimeGrain::Year => "year",
-        }
-    }
 }
 
 /// What a tallies query needs from the store: the days, the filters, and
@@ -138,12 +128,14 @@ impl TimeGrain {
 /// (both stores do): such a summed-out dimension then holds a placeholder
 /// value (see [`CellQuery::project`]) that the query never reads.
 ///
-/// Days: cells are summed per bucket of [`Self::time`] (all days in one
-/// bucket when `None`), and each summed cell carries the EARLIEST day of its
-/// members, never the bucket's first day: that day is inside `from..=to`
-/// (a month that starts before `from` would otherwise be dropped by the
-/// query's own date filter) and in the same week, month and year as every
-/// member.
+/// Days: cells are summed per bucket of [`Self::time`] at least (a store may
+/// keep finer buckets: PostgreSQL keeps days, which measured cheaper than
+/// computing a bucket per row), all days together when `None`. Each summed
+/// cell carries a day inside `from..=to` and in the same bucket as its
+/// members (the embedded store gives the earliest member day) — never
+/// simply the bucket's first day: a month that starts before `from` would
+/// then be dropped by the query's own date filter. With no time kept, the
+/// day is only inside `from..=to`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CellQuery {
     pub from: Option<NaiveDate>,

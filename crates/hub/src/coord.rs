@@ -106,7 +106,7 @@ pub struct Dashboard {
     pub reports: Vec<(String, i32)>,
 }
 
-/// The dashboard's figures from four grouped store queries (every chart
+/// The dashboard's figures from five grouped store queries (every chart
 /// is a margin of one of them), never from every replica cell: the
 /// filters and the grouping happen in the store.
 pub fn dashboard(store: &dyn Store, q: &Query) -> Result<Dashboard, CoordError> {
@@ -124,20 +124,25 @@ pub fn dashboard(store: &dyn Store, q: &Query) -> Result<Dashboard, CoordError> 
         D::Language,
         D::Channel,
     ]);
-    // The menus list what the date range holds, whatever else is filtered.
-    let menus = Query {
+    // The menus list what the date range holds, whatever else is filtered;
+    // so do the report links (sites and years on their own: with a time
+    // column the PostgreSQL store answers per day).
+    let in_range = |group_by: Vec<D>| Query {
         from: q.from,
         to: q.to,
-        group_by: vec![D::Site, D::Procedure, D::Outcome, D::Year],
+        group_by,
         ..Query::default()
     };
+    let menus = in_range(vec![D::Site, D::Procedure, D::Outcome]);
+    let years = in_range(vec![D::Site, D::Year]);
     let sets = store.query_cells_many(&[
         cell_query(&weeks),
         cell_query(&places),
         cell_query(&people),
         cell_query(&menus),
+        cell_query(&years),
     ])?;
-    let [weeks_c, places_c, people_c, menus_c]: [Vec<(CellKey, u64)>; 4] =
+    let [weeks_c, places_c, people_c, menus_c, years_c]: [Vec<(CellKey, u64)>; 5] =
         sets.try_into().map_err(|_| {
             StoreError::Backend("the store answered the wrong number of queries".into())
         })?;
@@ -159,7 +164,7 @@ pub fn dashboard(store: &dyn Store, q: &Query) -> Result<Dashboard, CoordError> 
         v.dedup();
         v
     };
-    let mut reports: Vec<(String, i32)> = menus_c
+    let mut reports: Vec<(String, i32)> = years_c
         .iter()
         .map(|(k, _)| (k.site.as_str().to_owned(), k.day.year()))
         .collect();
