@@ -937,6 +937,11 @@ fn query_cells_give_the_reference_tables(b: &dyn Backend) {
         "group_by=outcome&municipality=anderlecht,abroad,unknown&language=fr,nl&channel=eid,none",
         "site=bus-2&from=2026-01-01&to=2026-12-31&group_by=month,procedure,outcome,age_band,language,municipality,channel",
         "group_by=site&site=nowhere",
+        // No time column, but a date range: the summed cells' day must
+        // still fall inside it.
+        "from=2025-12-20&to=2026-01-10&group_by=site,outcome&public=true",
+        "to=2026-01-10&group_by=procedure",
+        "from=2026-02-01&group_by=language",
     ];
     let reqs: Vec<TalliesRequest> = queries
         .iter()
