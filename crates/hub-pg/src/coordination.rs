@@ -2,11 +2,15 @@
 //! tables (migration 2), so every hub process on the database sees the same
 //! logins, logouts and lockouts; the tallies query sums in SQL.
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use dps_hub_store::{Account, CellQuery, Coordination, Session, StoreError};
+use chrono::{DateTime, SubsecRound, Utc};
+use dps_hub_store::{placeholder, Account, CellQuery, Coordination, Session, StoreError};
 use dps_model::{CellKey, Code};
 
 use crate::PgStore;
+
+/// The advisory-lock class of login attempts ("DP"): with the name's hash
+/// it makes the two-key lock of one account's attempts.
+const LOGIN_LOCK_CLASS: i32 = 0x4450;
 
 fn be(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -61,14 +65,49 @@ impl Coordination for PgStore {
         .collect()
     }
 
-    fn add_login_failure(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    /// Serialised per account name by a transaction-level advisory lock
+    /// (in its own two-key space, apart from the migrations' one-key lock;
+    /// a name need not be an account row): under READ COMMITTED each
+    /// statement after the lock sees what the previous holder committed, so
+    /// the count and the insert cannot interleave with another attempt's.
+    fn reserve_login_attempt(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+        max: u32,
+    ) -> Result<bool, StoreError> {
         let mut c = self.raw_connection()?;
-        c.execute(
-            "INSERT INTO login_failures (account, at) VALUES ($1, $2)",
-            &[&name, &at],
+        let mut tx = c.transaction().map_err(be)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&LOGIN_LOCK_CLASS, &name],
         )
         .map_err(be)?;
-        Ok(())
+        // Failures older than the window are dead weight: drop them here.
+        tx.execute(
+            "DELETE FROM login_failures WHERE account = $1 AND at < $2",
+            &[&name, &since],
+        )
+        .map_err(be)?;
+        let n: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM login_failures WHERE account = $1 AND at >= $2",
+                &[&name, &since],
+            )
+            .map_err(be)?
+            .try_get(0)
+            .map_err(be)?;
+        let allowed = n < i64::from(max);
+        if allowed {
+            tx.execute(
+                "INSERT INTO login_failures (account, at) VALUES ($1, $2)",
+                &[&name, &at],
+            )
+            .map_err(be)?;
+        }
+        tx.commit().map_err(be)?;
+        Ok(allowed)
     }
 
     fn login_failures_since(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StoreError> {
@@ -135,57 +174,68 @@ impl Coordination for PgStore {
             .map_err(be)
     }
 
-    fn net_cells(
-        &self,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<(CellKey, u64)>, StoreError> {
-        let mut c = self.raw_connection()?;
-        // Summed over replicas in the database: one row per cell leaves it,
-        // not one per (replica, cell).
-        let rows = c
-            .query(
-                "SELECT day, site, procedure, outcome, language, channel, age_band, residence,
-                        sum(inc - ret)::bigint AS n
-                 FROM cells
-                 WHERE ($1::date IS NULL OR day >= $1) AND ($2::date IS NULL OR day <= $2)
-                 GROUP BY day, site, procedure, outcome, language, channel, age_band, residence
-                 HAVING sum(inc - ret) > 0",
-                &[&from, &to],
-            )
-            .map_err(be)?;
-        rows.iter().map(summed_cell).collect()
-    }
-
     /// The query's sums in SQL: only the dimensions the query looks at are
-    /// grouped (the others are summed away and given a placeholder), and
-    /// the filters are applied before, so what crosses the connection is
-    /// about as small as the table the query makes, not one row per
-    /// (replica, cell).
+    /// grouped (the others are summed away and given their placeholder),
+    /// days are kept when the query has any time grain, and the filters are
+    /// applied first, so what crosses the connection is about as small as
+    /// the table the query makes, not one row per (replica, cell). Each
+    /// replica's cell is clamped at 0 before the sum (`GREATEST`), as
+    /// `PnCount::net` does on the embedded store.
     fn query_cells(&self, q: &CellQuery) -> Result<Vec<(CellKey, u64)>, StoreError> {
-        let mut group: Vec<&str> = Vec::new();
+        let mut group: Vec<String> = Vec::new();
         let mut col =
             |keep: bool, filtered: &[String], name: &'static str, placeholder: &'static str| {
                 if keep || !filtered.is_empty() {
-                    group.push(name);
+                    group.push(name.to_owned());
                     name.to_owned()
                 } else {
-                    // Placeholders are valid values the query never reads.
+                    // Placeholders are constants of our own, never input.
                     format!("'{placeholder}'::text")
                 }
             };
-        let site = col(q.keep_site, &q.sites, "site", "all");
-        let procedure = col(q.keep_procedure, &q.procedures, "procedure", "all");
-        let outcome = col(q.keep_outcome, &q.outcomes, "outcome", "all");
-        let language = col(q.keep_language, &q.languages, "language", "fr");
-        let channel = col(q.keep_channel, &q.channels, "channel", "none");
-        let age_band = col(q.keep_age_band, &q.age_bands, "age_band", "unknown");
-        let residence = col(q.keep_residence, &q.residences, "residence", "unknown");
-        let day = if q.keep_day {
-            group.push("day");
+        let site = col(q.keep_site, &q.sites, "site", placeholder::CODE);
+        let procedure = col(
+            q.keep_procedure,
+            &q.procedures,
+            "procedure",
+            placeholder::CODE,
+        );
+        let outcome = col(q.keep_outcome, &q.outcomes, "outcome", placeholder::CODE);
+        let language = col(
+            q.keep_language,
+            &q.languages,
+            "language",
+            placeholder::LANGUAGE.code(),
+        );
+        let channel = col(
+            q.keep_channel,
+            &q.channels,
+            "channel",
+            placeholder::CHANNEL.code(),
+        );
+        let age_band = col(
+            q.keep_age_band,
+            &q.age_bands,
+            "age_band",
+            placeholder::AGE_BAND.code(),
+        );
+        let residence = col(
+            q.keep_residence,
+            &q.residences,
+            "residence",
+            placeholder::RESIDENCE.code(),
+        );
+        // Any time grain is grouped by the day itself: computing a week,
+        // month or year bucket for every row (`date_trunc`, on a `date`
+        // even a time-zone-aware one) cost more server time than the
+        // extra rows save (measured at 3.3 M rows, docs/benchmarks.md);
+        // dps-report makes the buckets from the days. With no time kept,
+        // every row carries one day inside `from..=to`, not an aggregate.
+        let day = if q.time.is_some() {
+            group.push("day".into());
             "day"
         } else {
-            "min(day)"
+            "COALESCE($1::date, $2::date, DATE '2000-01-01')"
         };
         let group_by = if group.is_empty() {
             String::new()
@@ -194,7 +244,7 @@ impl Coordination for PgStore {
         };
         let sql = format!(
             "SELECT {day}, {site}, {procedure}, {outcome}, {language}, {channel}, {age_band}, {residence},
-                    sum(inc - ret)::bigint AS n
+                    sum(GREATEST(inc - ret, 0))::bigint AS n
              FROM cells
              WHERE ($1::date IS NULL OR day >= $1) AND ($2::date IS NULL OR day <= $2)
                AND (cardinality($3::text[]) = 0 OR site = ANY($3))
@@ -205,10 +255,15 @@ impl Coordination for PgStore {
                AND (cardinality($8::text[]) = 0 OR age_band = ANY($8))
                AND (cardinality($9::text[]) = 0 OR residence = ANY($9))
              {group_by}
-             HAVING sum(inc - ret) > 0"
+             HAVING sum(GREATEST(inc - ret, 0)) > 0"
         );
         let mut c = self.raw_connection()?;
-        let rows = c
+        let mut tx = c.transaction().map_err(be)?;
+        // JIT compiling this scan costs more than it saves (measured in
+        // `dps-tallies-bench`, see docs/benchmarks.md); for this
+        // transaction only, so the pooled connection keeps its settings.
+        tx.batch_execute("SET LOCAL jit = off").map_err(be)?;
+        let rows = tx
             .query(
                 &sql,
                 &[
@@ -224,7 +279,29 @@ impl Coordination for PgStore {
                 ],
             )
             .map_err(be)?;
+        tx.commit().map_err(be)?;
         rows.iter().map(summed_cell).collect()
+    }
+
+    /// Each query on its own pooled connection, all at once: the database
+    /// scans in parallel (the dashboard asks five at a time).
+    fn query_cells_many(&self, qs: &[CellQuery]) -> Result<Vec<Vec<(CellKey, u64)>>, StoreError> {
+        std::thread::scope(|sc| {
+            let running: Vec<_> = qs
+                .iter()
+                .map(|q| sc.spawn(move || self.query_cells(q)))
+                .collect();
+            running
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(StoreError::Backend(
+                            "a tallies query thread panicked".into(),
+                        ))
+                    })
+                })
+                .collect()
+        })
     }
 }
 

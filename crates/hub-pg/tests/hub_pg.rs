@@ -15,9 +15,10 @@ use chrono::{DateTime, Duration, Utc};
 use dps_hub_pg::testing::{synth, TempCluster};
 use dps_hub_pg::{migrations, PgError, PgStore};
 use dps_hub_store::{
-    totals, Account, Device, PendingEnrolment, Session, SledStore, Store, StoreError,
+    totals, Account, CellQuery, Device, PendingEnrolment, Session, SledStore, Store, StoreError,
 };
 use dps_model::{AgeBand, CellKey, Channel, Code, Language, PnCount, ReplicaId};
+use dps_report::TalliesRequest;
 use dps_sync::wire::{PushRequest, WireCell, PROTOCOL_VERSION};
 
 trait Backend: Sync {
@@ -691,16 +692,18 @@ fn login_failures_count_per_account_within_a_window(b: &dyn Backend) {
     s1.add_account(&account("marie")).unwrap();
     s1.add_account(&account("jan")).unwrap();
     let t0 = t("2026-03-01T10:00:00Z");
+    let long_ago = t0 - Duration::days(1);
+    let fail = |s: &Arc<dyn Store>, name: &str, at| {
+        assert!(s.reserve_login_attempt(name, at, long_ago, 100).unwrap());
+    };
     for i in 0..4 {
         // Two hub processes record failures for the same account.
         let s = if i % 2 == 0 { &s1 } else { &s2 };
-        s.add_login_failure("marie", t0 + Duration::minutes(i))
-            .unwrap();
+        fail(s, "marie", t0 + Duration::minutes(i));
     }
     // Two failures at the same instant are two.
-    s1.add_login_failure("marie", t0 + Duration::minutes(3))
-        .unwrap();
-    s2.add_login_failure("jan", t0).unwrap();
+    fail(&s1, "marie", t0 + Duration::minutes(3));
+    fail(&s2, "jan", t0);
     assert_eq!(s2.login_failures_since("marie", t0).unwrap(), 5);
     assert_eq!(
         s1.login_failures_since("marie", t0 + Duration::minutes(2))
@@ -711,6 +714,60 @@ fn login_failures_count_per_account_within_a_window(b: &dyn Backend) {
     s2.clear_login_failures("marie").unwrap();
     assert_eq!(s1.login_failures_since("marie", t0).unwrap(), 0);
     assert_eq!(s1.login_failures_since("jan", t0).unwrap(), 1);
+}
+
+/// The lockout's count cannot be outrun: 16 attempts at once, through two
+/// handles (two hub processes on PostgreSQL), and exactly `max` of them get
+/// through; the window then moves on and a success clears the count.
+fn login_attempts_are_reserved_atomically(b: &dyn Backend) {
+    let handles = [b.open(), b.open()];
+    handles[0].add_account(&account("marie")).unwrap();
+    let t0 = t("2026-03-01T10:00:00Z");
+    let window = Duration::minutes(15);
+    let barrier = Barrier::new(16);
+    let granted = std::thread::scope(|sc| {
+        let running: Vec<_> = (0..16)
+            .map(|i| {
+                let (s, barrier) = (&handles[i % 2], &barrier);
+                sc.spawn(move || {
+                    barrier.wait();
+                    let at = t0 + Duration::milliseconds(i as i64);
+                    s.reserve_login_attempt("marie", at, at - window, 5)
+                        .unwrap()
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count()
+    });
+    assert_eq!(granted, 5, "exactly the allowed attempts got through");
+    let s = &handles[1];
+    assert_eq!(s.login_failures_since("marie", t0 - window).unwrap(), 5);
+    let later = t0 + Duration::minutes(1);
+    assert!(!s
+        .reserve_login_attempt("marie", later, later - window, 5)
+        .unwrap());
+    assert_eq!(
+        s.login_failures_since("marie", t0 - window).unwrap(),
+        5,
+        "a refusal records nothing"
+    );
+    // Once the failures are out of the window, attempts are allowed again.
+    let much_later = t0 + window + Duration::minutes(1);
+    assert!(s
+        .reserve_login_attempt("marie", much_later, much_later - window, 5)
+        .unwrap());
+    handles[0].clear_login_failures("marie").unwrap();
+    assert_eq!(s.login_failures_since("marie", t0 - window).unwrap(), 0);
+    // Other accounts are counted on their own.
+    assert!(s.reserve_login_attempt("jan", t0, t0 - window, 1).unwrap());
+    assert!(!s.reserve_login_attempt("jan", t0, t0 - window, 1).unwrap());
+    assert!(s
+        .reserve_login_attempt("marie", t0, t0 - window, 1)
+        .unwrap());
 }
 
 fn sessions_are_shared_and_die_everywhere(b: &dyn Backend) {
@@ -771,6 +828,144 @@ fn net_cells_sum_replicas_within_dates(b: &dyn Backend) {
     assert_eq!(only, want_day);
 }
 
+/// A replica with more retractions than visits in a cell (a damaged or
+/// misbehaving kiosk) counts 0 there: it never subtracts the visits other
+/// kiosks counted in the same cell, in any read of either store.
+fn a_replica_with_more_retractions_than_visits_subtracts_nothing(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-good", "dps-a");
+    enrolled(s.as_ref(), "dev-bad", "dps-a");
+    let now = t("2026-03-01T10:00:00Z");
+    let (c0, c1) = (synth::cell(0), synth::cell(1));
+    s.ingest(
+        "dev-good",
+        &push(
+            &replica("dev-good", "i1"),
+            0,
+            1,
+            &[(c0.clone(), pn(8, 1)), (c1.clone(), pn(3, 0))],
+        ),
+        now,
+    )
+    .unwrap();
+    s.ingest(
+        "dev-bad",
+        &push(
+            &replica("dev-bad", "i1"),
+            0,
+            1,
+            &[(c0.clone(), pn(2, 50)), (c1.clone(), pn(1, 0))],
+        ),
+        now,
+    )
+    .unwrap();
+    let want: BTreeMap<CellKey, u64> = [(c0.clone(), 7), (c1.clone(), 4)].into_iter().collect();
+    assert_eq!(totals(s.as_ref()).unwrap(), want);
+    let net: BTreeMap<CellKey, u64> = s.net_cells(None, None).unwrap().into_iter().collect();
+    assert_eq!(net, want);
+    // Summed over every dimension in the store: still 7 + 4.
+    let all = s.query_cells(&CellQuery::default()).unwrap();
+    assert_eq!(all.iter().map(|(_, n)| n).sum::<u64>(), 11, "{all:?}");
+    let by_site = s
+        .query_cells(&CellQuery {
+            keep_site: true,
+            ..CellQuery::default()
+        })
+        .unwrap();
+    assert_eq!(by_site.len(), 1);
+    assert_eq!(by_site[0].1, 11);
+}
+
+/// The fast tallies path: for many queries (filters, every grouping incl.
+/// week, month and year, exact and public), the table dps-report makes from
+/// `query_cells` equals the one it makes from every cell's total — so both
+/// stores give the same tables, whatever they sum away in the store.
+fn query_cells_give_the_reference_tables(b: &dyn Backend) {
+    let s = b.open();
+    let now = t("2026-03-01T10:00:00Z");
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 11, 20).unwrap();
+    for r in 0..3usize {
+        let dev = format!("dev-{r}");
+        enrolled(s.as_ref(), &dev, "bus-2");
+        let cells: Vec<(CellKey, PnCount)> = (0..700usize)
+            .map(|i| {
+                let mut k = synth::cell((i * 37 + r * 11) % 20_000);
+                // Late 2025 into 2026: months, ISO weeks and years that
+                // straddle each other.
+                k.day = start + Duration::days(((i * 13 + r * 5) % 130) as i64);
+                k.residence = synth::residences()[(i * 7 + r) % 22];
+                k.age_band = AgeBand::ALL[(i / 3 + r) % 7];
+                k.channel = Channel::ALL[(i / 11) % 3];
+                (k, pn(1 + (i % 5) as u64, u64::from(i % 4 == 0)))
+            })
+            .collect();
+        // Some keys repeat within a replica: merged by maximum on ingest.
+        s.ingest(&dev, &push(&replica(&dev, "i1"), 0, 1, &cells), now)
+            .unwrap();
+    }
+    // A replica that retracts more than it counted, on cells others count.
+    enrolled(s.as_ref(), "dev-bad", "bus-2");
+    let bad: Vec<(CellKey, PnCount)> = s
+        .net_cells(None, None)
+        .unwrap()
+        .into_iter()
+        .step_by(5)
+        .map(|(k, _)| (k, pn(1, 40)))
+        .collect();
+    s.ingest("dev-bad", &push(&replica("dev-bad", "i1"), 0, 1, &bad), now)
+        .unwrap();
+
+    let reference = nonzero(totals(s.as_ref()).unwrap());
+    let queries = [
+        "",
+        "group_by=site",
+        "group_by=municipality&public=true",
+        "group_by=site,procedure,outcome",
+        "group_by=site,procedure,outcome&public=true",
+        "group_by=week",
+        "group_by=month,site&public=true",
+        "group_by=year,outcome",
+        "group_by=day&from=2025-12-10&to=2026-01-05",
+        // A month that starts before `from` keeps its days from `from` on.
+        "group_by=month&from=2025-12-15",
+        "group_by=month,year&from=2025-12-15&to=2026-02-03",
+        "group_by=week&from=2025-12-31&to=2026-01-13",
+        "group_by=week,month",
+        "group_by=year,week&public=true",
+        "group_by=language,channel,age_band&procedure=other-digital-help",
+        "group_by=site,month&public=true&from=2026-01-15&to=2026-02-20&age_band=under_18,18_29,unknown",
+        "group_by=outcome&municipality=anderlecht,abroad,unknown&language=fr,nl&channel=eid,none",
+        "site=bus-2&from=2026-01-01&to=2026-12-31&group_by=month,procedure,outcome,age_band,language,municipality,channel",
+        "group_by=site&site=nowhere",
+        // No time column, but a date range: the summed cells' day must
+        // still fall inside it.
+        "from=2025-12-20&to=2026-01-10&group_by=site,outcome&public=true",
+        "to=2026-01-10&group_by=procedure",
+        "from=2026-02-01&group_by=language",
+    ];
+    let reqs: Vec<TalliesRequest> = queries
+        .iter()
+        .map(|q| TalliesRequest::from_url_query(q).unwrap())
+        .collect();
+    let cqs: Vec<CellQuery> = reqs.iter().map(|r| CellQuery::of(&r.query)).collect();
+    let many = s.query_cells_many(&cqs).unwrap();
+    assert_eq!(many.len(), reqs.len());
+    for ((q, req), together) in queries.iter().zip(&reqs).zip(many) {
+        let want = dps_report::run(reference.iter().map(|(k, v)| (k, *v)), req).unwrap();
+        let alone = s.query_cells(&CellQuery::of(&req.query)).unwrap();
+        let got = dps_report::run(alone.iter().map(|(k, v)| (k, *v)), req).unwrap();
+        assert_eq!(got, want, "{q}");
+        let got = dps_report::run(together.iter().map(|(k, v)| (k, *v)), req).unwrap();
+        assert_eq!(got, want, "{q} (asked together)");
+        if !q.contains("nowhere") {
+            assert!(
+                want.grand_total().value().unwrap_or(1) > 0,
+                "{q} counts nothing"
+            );
+        }
+    }
+}
+
 type Case = fn(&dyn Backend);
 
 macro_rules! contract {
@@ -803,6 +998,9 @@ contract!(
     login_failures_count_per_account_within_a_window,
     sessions_are_shared_and_die_everywhere,
     net_cells_sum_replicas_within_dates,
+    login_attempts_are_reserved_atomically,
+    a_replica_with_more_retractions_than_visits_subtracts_nothing,
+    query_cells_give_the_reference_tables,
 );
 
 // ---- PostgreSQL only ----

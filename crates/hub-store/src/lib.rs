@@ -96,11 +96,46 @@ pub struct Session {
     pub expires: DateTime<Utc>,
 }
 
+/// The time grain a [`CellQuery`] keeps: cells of one grain bucket (a
+/// day, an ISO week starting on Monday, a calendar month or year) are
+/// summed together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimeGrain {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl TimeGrain {
+    /// The first day of `day`'s bucket (what PostgreSQL's `date_trunc` gives).
+    pub fn start(self, day: NaiveDate) -> NaiveDate {
+        use chrono::Datelike;
+        match self {
+            TimeGrain::Day => day,
+            TimeGrain::Week => {
+                day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
+            }
+            TimeGrain::Month => day.with_day(1).unwrap_or(day),
+            TimeGrain::Year => day.with_ordinal(1).unwrap_or(day),
+        }
+    }
+}
+
 /// What a tallies query needs from the store: the days, the filters, and
 /// which cell dimensions it still looks at (grouped by or filtered on).
 /// A store may sum away every other dimension before handing cells back
-/// (PostgreSQL does, in SQL): such a summed-out dimension then holds a
-/// placeholder value that the query never reads.
+/// (both stores do): such a summed-out dimension then holds a placeholder
+/// value (see [`CellQuery::project`]) that the query never reads.
+///
+/// Days: cells are summed per bucket of [`Self::time`] at least (a store may
+/// keep finer buckets: PostgreSQL keeps days, which measured cheaper than
+/// computing a bucket per row), all days together when `None`. Each summed
+/// cell carries a day inside `from..=to` and in the same bucket as its
+/// members (the embedded store gives the earliest member day) — never
+/// simply the bucket's first day: a month that starts before `from` would
+/// then be dropped by the query's own date filter. With no time kept, the
+/// day is only inside `from..=to`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CellQuery {
     pub from: Option<NaiveDate>,
@@ -120,21 +155,159 @@ pub struct CellQuery {
     pub keep_age_band: bool,
     pub keep_language: bool,
     pub keep_channel: bool,
-    /// Keep the day (some time grouping); otherwise each summed cell gets
-    /// the earliest day of its members, which is inside `from..=to`.
-    pub keep_day: bool,
+    /// The finest time grain the query groups by, if any.
+    pub time: Option<TimeGrain>,
+}
+
+/// The values a summed-out dimension holds: valid values of each type,
+/// the same on every store (PostgreSQL writes them in SQL as text).
+pub mod placeholder {
+    use dps_model::{AgeBand, Channel, Language, Residence};
+    pub const CODE: &str = "all";
+    pub const LANGUAGE: Language = Language::Fr;
+    pub const CHANNEL: Channel = Channel::None;
+    pub const AGE_BAND: AgeBand = AgeBand::Unknown;
+    pub const RESIDENCE: Residence = Residence::Unknown;
+}
+
+impl CellQuery {
+    /// What the store must keep for a dps-report query: its days, its
+    /// filters, the dimensions it groups by, and the coarsest time grain
+    /// that still tells every time column it groups by apart.
+    pub fn of(q: &dps_report::Query) -> CellQuery {
+        use dps_report::Dimension as D;
+        let has = |d: D| q.group_by.contains(&d);
+        let codes = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<Vec<_>>();
+        let time = match (has(D::Day), has(D::Week), has(D::Month), has(D::Year)) {
+            (false, false, false, false) => None,
+            (false, true, false, false) => Some(TimeGrain::Week),
+            (false, false, true, _) => Some(TimeGrain::Month),
+            (false, false, false, true) => Some(TimeGrain::Year),
+            // A day, or an ISO week beside a calendar month or year (a week
+            // can straddle both): only days tell them apart.
+            _ => Some(TimeGrain::Day),
+        };
+        CellQuery {
+            from: q.from,
+            to: q.to,
+            sites: codes(q.sites.iter().map(|c| c.as_str()).collect()),
+            residences: codes(q.municipalities.iter().map(|r| r.code()).collect()),
+            procedures: codes(q.procedures.iter().map(|c| c.as_str()).collect()),
+            outcomes: codes(q.outcomes.iter().map(|c| c.as_str()).collect()),
+            age_bands: codes(q.age_bands.iter().map(|a| a.code()).collect()),
+            languages: codes(q.languages.iter().map(|l| l.code()).collect()),
+            channels: codes(q.channels.iter().map(|c| c.code()).collect()),
+            keep_site: has(D::Site),
+            keep_residence: has(D::Municipality),
+            keep_procedure: has(D::Procedure),
+            keep_outcome: has(D::Outcome),
+            keep_age_band: has(D::AgeBand),
+            keep_language: has(D::Language),
+            keep_channel: has(D::Channel),
+            time,
+        }
+    }
+
+    /// Every dimension and every day kept: the cells themselves.
+    pub fn every_cell(from: Option<NaiveDate>, to: Option<NaiveDate>) -> CellQuery {
+        CellQuery {
+            from,
+            to,
+            keep_site: true,
+            keep_residence: true,
+            keep_procedure: true,
+            keep_outcome: true,
+            keep_age_band: true,
+            keep_language: true,
+            keep_channel: true,
+            time: Some(TimeGrain::Day),
+            ..CellQuery::default()
+        }
+    }
+
+    /// Whether `k` is in the query's days and passes its filters.
+    pub fn matches(&self, k: &CellKey) -> bool {
+        let ok = |set: &[String], v: &str| set.is_empty() || set.iter().any(|s| s == v);
+        !(self.from.is_some_and(|f| k.day < f) || self.to.is_some_and(|t| k.day > t))
+            && ok(&self.sites, k.site.as_str())
+            && ok(&self.residences, k.residence.code())
+            && ok(&self.procedures, k.procedure.as_str())
+            && ok(&self.outcomes, k.outcome.as_str())
+            && ok(&self.age_bands, k.age_band.code())
+            && ok(&self.languages, k.language.code())
+            && ok(&self.channels, k.channel.code())
+    }
+
+    /// `k` with every dimension the query does not keep replaced by its
+    /// [`placeholder`], and its day by the first day of its time bucket
+    /// (`NaiveDate::MIN` when no time is kept): the group `k` is summed into.
+    /// `all` is `placeholder::CODE` as a [`Code`], made once by the caller.
+    pub fn project(&self, k: &CellKey, all: &Code) -> CellKey {
+        let keep = |kept: bool, filtered: &[String]| kept || !filtered.is_empty();
+        let code = |kept: bool, filtered: &[String], v: &Code| {
+            if keep(kept, filtered) {
+                v.clone()
+            } else {
+                all.clone()
+            }
+        };
+        CellKey {
+            day: self.time.map_or(NaiveDate::MIN, |g| g.start(k.day)),
+            site: code(self.keep_site, &self.sites, &k.site),
+            procedure: code(self.keep_procedure, &self.procedures, &k.procedure),
+            outcome: code(self.keep_outcome, &self.outcomes, &k.outcome),
+            language: if keep(self.keep_language, &self.languages) {
+                k.language
+            } else {
+                placeholder::LANGUAGE
+            },
+            channel: if keep(self.keep_channel, &self.channels) {
+                k.channel
+            } else {
+                placeholder::CHANNEL
+            },
+            age_band: if keep(self.keep_age_band, &self.age_bands) {
+                k.age_band
+            } else {
+                placeholder::AGE_BAND
+            },
+            residence: if keep(self.keep_residence, &self.residences) {
+                k.residence
+            } else {
+                placeholder::RESIDENCE
+            },
+        }
+    }
 }
 
 /// The coordination's side of the store: staff accounts, their sessions and
 /// failed logins (shared by every hub process on one database, so a logout
 /// or a lockout holds everywhere), and the tallies query.
+///
+/// Counting rule both stores keep: a replica's cell counts `inc - ret`,
+/// clamped at 0 ([`PnCount::net`]), BEFORE cells are summed over replicas,
+/// so one replica with more retractions than visits never subtracts other
+/// kiosks' visits.
 pub trait Coordination {
     /// Create an account; false (and nothing changed) when the name is taken.
     fn add_account(&self, a: &Account) -> Result<bool, StoreError>;
     fn account(&self, name: &str) -> Result<Option<Account>, StoreError>;
     fn accounts(&self) -> Result<Vec<Account>, StoreError>;
-    /// Record one failed login for `name` at `at`.
-    fn add_login_failure(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// One login attempt for `name` at `at`, reserved BEFORE the password
+    /// is checked, atomically across every handle and process on the store:
+    /// when fewer than `max` failures of `name` are recorded at or after
+    /// `since`, record one more at `at` and return true (the attempt counts
+    /// as failed until [`Self::clear_login_failures`]); otherwise record
+    /// nothing and return false (locked). So N parallel guesses can never
+    /// all pass a count read before any of them was recorded. Failures
+    /// before `since` may be forgotten.
+    fn reserve_login_attempt(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+        max: u32,
+    ) -> Result<bool, StoreError>;
     /// Failed logins for `name` at or after `since`.
     fn login_failures_since(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StoreError>;
     /// Forget `name`'s failed logins (after a successful login).
@@ -144,18 +317,24 @@ pub trait Coordination {
     fn delete_session(&self, id_hash: &[u8; 32]) -> Result<(), StoreError>;
     /// Drop sessions that expired before `now`; returns how many.
     fn purge_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Cells for a tallies query, summed over replicas (each clamped at 0
+    /// first) and over the dimensions and days it does not keep (see
+    /// [`CellQuery`]); groups that net to zero are left out.
+    fn query_cells(&self, q: &CellQuery) -> Result<Vec<(CellKey, u64)>, StoreError>;
+    /// [`Self::query_cells`] for each query, answers in the same order. A
+    /// store may answer them together (one scan on the embedded store, in
+    /// parallel on PostgreSQL); by default one after the other.
+    fn query_cells_many(&self, qs: &[CellQuery]) -> Result<Vec<Vec<(CellKey, u64)>>, StoreError> {
+        qs.iter().map(|q| self.query_cells(q)).collect()
+    }
     /// Net visits per cell, summed over replicas, for days in `from..=to`
     /// (open ends unbounded); cells that net to zero are left out.
     fn net_cells(
         &self,
         from: Option<NaiveDate>,
         to: Option<NaiveDate>,
-    ) -> Result<Vec<(CellKey, u64)>, StoreError>;
-    /// Cells for a tallies query, possibly summed over the dimensions it
-    /// does not look at (see [`CellQuery`]). By default: [`Self::net_cells`]
-    /// over the query's days, every dimension kept.
-    fn query_cells(&self, q: &CellQuery) -> Result<Vec<(CellKey, u64)>, StoreError> {
-        self.net_cells(q.from, q.to)
+    ) -> Result<Vec<(CellKey, u64)>, StoreError> {
+        self.query_cells(&CellQuery::every_cell(from, to))
     }
 }
 

@@ -1,25 +1,33 @@
 //! [`Coordination`] on the embedded store: one tree each for accounts,
 //! failed logins and sessions.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use dps_model::CellKey;
+use dps_model::{CellKey, Code};
 
 use crate::sled_store::{json, unjson};
-use crate::{Account, Coordination, Session, SledStore, Store, StoreError};
+use crate::{placeholder, Account, CellQuery, Coordination, Session, SledStore, Store, StoreError};
 
-/// `name NUL time`: the failures of one account are one key range, in time
-/// order. Times are microseconds since the epoch, big-endian with the sign
-/// bit flipped so negative times still sort first.
-fn failure_key(name: &str, at: DateTime<Utc>) -> Vec<u8> {
-    let mut k = failure_prefix(name);
-    let micros = at.timestamp_micros() as u64 ^ (1 << 63);
-    k.extend_from_slice(&micros.to_be_bytes());
-    k
+/// One account's failed logins are ONE value, under the account's name:
+/// its times (microseconds since the epoch, big-endian, 8 bytes each), so
+/// an attempt is counted and recorded by one compare-and-swap (see
+/// `reserve_login_attempt`). Names never hold a NUL, so this key never
+/// meets the `name NUL time` keys an older hub wrote (one key per failure,
+/// cleared with the account's failures).
+fn failures_of(v: Option<&[u8]>) -> Vec<i64> {
+    v.unwrap_or_default()
+        .chunks_exact(8)
+        .filter_map(|c| c.try_into().ok().map(i64::from_be_bytes))
+        .collect()
 }
 
-fn failure_prefix(name: &str) -> Vec<u8> {
+fn failures_bytes(times: &[i64]) -> Vec<u8> {
+    times.iter().flat_map(|t| t.to_be_bytes()).collect()
+}
+
+/// The keys of the older one-key-per-failure layout: `name NUL …`.
+fn old_failure_prefix(name: &str) -> Vec<u8> {
     let mut k = name.as_bytes().to_vec();
     k.push(0);
     k
@@ -53,31 +61,51 @@ impl Coordination for SledStore {
             .collect()
     }
 
-    fn add_login_failure(&self, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        // Two failures in the same microsecond are still two.
-        let mut k = failure_key(name, at);
-        while self
-            .failures
-            .compare_and_swap(&k, None as Option<&[u8]>, Some(&[][..]))?
-            .is_err()
-        {
-            k.push(0);
+    fn reserve_login_attempt(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+        max: u32,
+    ) -> Result<bool, StoreError> {
+        let since = since.timestamp_micros();
+        // Read, decide, swap; retry when another attempt swapped first, so
+        // two attempts never both see the same count.
+        loop {
+            let old = self.failures.get(name.as_bytes())?;
+            let mut times: Vec<i64> = failures_of(old.as_deref())
+                .into_iter()
+                .filter(|t| *t >= since)
+                .collect();
+            if times.len() >= max as usize {
+                return Ok(false);
+            }
+            times.push(at.timestamp_micros());
+            let swapped = self.failures.compare_and_swap(
+                name.as_bytes(),
+                old.as_deref(),
+                Some(failures_bytes(&times)),
+            )?;
+            if swapped.is_ok() {
+                self.db.flush()?;
+                return Ok(true);
+            }
         }
-        self.db.flush()?;
-        Ok(())
     }
 
     fn login_failures_since(&self, name: &str, since: DateTime<Utc>) -> Result<u32, StoreError> {
-        let n = self
-            .failures
-            .range(failure_key(name, since)..failure_prefix_end(name))
+        let since = since.timestamp_micros();
+        let n = failures_of(self.failures.get(name.as_bytes())?.as_deref())
+            .into_iter()
+            .filter(|t| *t >= since)
             .count();
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     fn clear_login_failures(&self, name: &str) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for r in self.failures.scan_prefix(failure_prefix(name)) {
+        batch.remove(name.as_bytes());
+        for r in self.failures.scan_prefix(old_failure_prefix(name)) {
             batch.remove(r?.0);
         }
         self.failures.apply_batch(batch)?;
@@ -117,25 +145,48 @@ impl Coordination for SledStore {
         Ok(n)
     }
 
-    fn net_cells(
-        &self,
-        from: Option<NaiveDate>,
-        to: Option<NaiveDate>,
-    ) -> Result<Vec<(CellKey, u64)>, StoreError> {
-        let mut t: BTreeMap<CellKey, u64> = BTreeMap::new();
+    fn query_cells(&self, q: &CellQuery) -> Result<Vec<(CellKey, u64)>, StoreError> {
+        Ok(self
+            .query_cells_many(std::slice::from_ref(q))?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// Every replica cell is read and decoded once (sled has no secondary
+    /// index, so that is the cost of any query): each is clamped at 0 and
+    /// summed into its group of every query it passes, so only the groups
+    /// leave the store.
+    fn query_cells_many(&self, qs: &[CellQuery]) -> Result<Vec<Vec<(CellKey, u64)>>, StoreError> {
+        let all = Code::new(placeholder::CODE).map_err(|e| StoreError::Backend(e.to_string()))?;
+        // Per query: group -> (earliest member day, sum).
+        let mut groups: Vec<HashMap<CellKey, (NaiveDate, u64)>> = vec![HashMap::new(); qs.len()];
         for (_, k, c) in self.cells()? {
-            if from.is_some_and(|f| k.day < f) || to.is_some_and(|x| k.day > x) {
+            let n = c.net();
+            if n == 0 {
                 continue;
             }
-            *t.entry(k).or_insert(0) += c.net();
+            for (q, g) in qs.iter().zip(groups.iter_mut()) {
+                if !q.matches(&k) {
+                    continue;
+                }
+                let e = g.entry(q.project(&k, &all)).or_insert((k.day, 0));
+                e.0 = e.0.min(k.day);
+                e.1 = e.1.saturating_add(n);
+            }
         }
-        Ok(t.into_iter().filter(|(_, n)| *n > 0).collect())
+        Ok(groups
+            .into_iter()
+            .map(|g| {
+                let mut out: Vec<(CellKey, u64)> = g
+                    .into_iter()
+                    .map(|(mut k, (day, n))| {
+                        k.day = day;
+                        (k, n)
+                    })
+                    .collect();
+                out.sort_unstable();
+                out
+            })
+            .collect())
     }
-}
-
-/// The first key after every failure key of `name`.
-fn failure_prefix_end(name: &str) -> Vec<u8> {
-    let mut k = name.as_bytes().to_vec();
-    k.push(1);
-    k
 }

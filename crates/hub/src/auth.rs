@@ -7,7 +7,9 @@
 //!   [`LOCKOUT_WINDOW`] lock it: every login (even with the right password)
 //!   is refused until fewer than that many failures are left in the window,
 //!   i.e. at most 15 minutes after the last one. A success clears the count.
-//!   Failures are kept in the store, so the count holds across hub processes.
+//!   Failures are kept in the store, so the count holds across hub processes,
+//!   and each attempt is reserved in the store before argon2 runs, so
+//!   parallel guesses cannot all slip past one read of the count.
 //! - **Sessions** last [`SESSION_TTL`] from login (no sliding renewal); the
 //!   cookie carries 256 random bits, the store only their SHA-256. Logout
 //!   deletes the session in the store, so it is dead on every hub process.
@@ -130,23 +132,21 @@ pub fn login(
         verify_password(DUMMY_HASH, password);
         return Ok(Login::Wrong);
     }
-    if store.login_failures_since(name, now - LOCKOUT_WINDOW)? >= LOCKOUT_FAILURES {
+    let Some(account) = store.account(name)? else {
+        // Unknown names cost the same argon2 work, collect no failures
+        // (they would fill the store with whatever anyone types) and are
+        // never "locked", so neither answer tells which names exist.
+        verify_password(DUMMY_HASH, password);
+        return Ok(Login::Wrong);
+    };
+    // The attempt is counted BEFORE the password is checked, atomically in
+    // the store: of any number of parallel guesses only the first
+    // LOCKOUT_FAILURES reach argon2, the rest are locked out. A wrong
+    // password leaves its reservation as the failure; a right one clears it.
+    if !store.reserve_login_attempt(name, now, now - LOCKOUT_WINDOW, LOCKOUT_FAILURES)? {
         return Ok(Login::Locked);
     }
-    let account = store.account(name)?;
-    let ok = match &account {
-        Some(a) => verify_password(&a.password_hash, password),
-        None => {
-            verify_password(DUMMY_HASH, password);
-            false
-        }
-    };
-    if !ok {
-        // Only real accounts collect failures: unknown names would fill
-        // the store with whatever anyone types.
-        if account.is_some() {
-            store.add_login_failure(name, now)?;
-        }
+    if !verify_password(&account.password_hash, password) {
         return Ok(Login::Wrong);
     }
     store.clear_login_failures(name)?;

@@ -1,11 +1,13 @@
 //! The coordination's queries over the store, shared by the HTTP API, the
 //! admin channel and `dps-hub export` when no hub runs: thin glue between
-//! [`Coordination::net_cells`](crate::store::Coordination::net_cells) and
-//! `dps-report`.
+//! [`Coordination::query_cells`](crate::store::Coordination::query_cells)
+//! (grouped and filtered in the store) and `dps-report`.
 
+use chrono::Datelike;
 use dps_model::{CellKey, Code};
 use dps_report::{
-    AnnualReport, Dimension, ExportError, Format, Query, QueryError, Table, TalliesRequest,
+    aggregate, AnnualReport, Count, Dimension, Disclosure, ExportError, Format, Query, QueryError,
+    Table, TalliesRequest,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,48 +57,15 @@ impl From<ExportRequest> for TalliesRequest {
 }
 
 /// What the store must keep for `q`: its days, filters and the dimensions
-/// it groups by (see [`CellQuery`]).
+/// it groups by (see [`CellQuery::of`]).
 pub fn cell_query(q: &Query) -> CellQuery {
-    let has = |d: Dimension| q.group_by.contains(&d);
-    let codes = |v: Vec<&str>| v.into_iter().map(str::to_owned).collect::<Vec<_>>();
-    CellQuery {
-        from: q.from,
-        to: q.to,
-        sites: codes(q.sites.iter().map(|c| c.as_str()).collect()),
-        residences: codes(q.municipalities.iter().map(|r| r.code()).collect()),
-        procedures: codes(q.procedures.iter().map(|c| c.as_str()).collect()),
-        outcomes: codes(q.outcomes.iter().map(|c| c.as_str()).collect()),
-        age_bands: codes(q.age_bands.iter().map(|a| a.code()).collect()),
-        languages: codes(q.languages.iter().map(|l| l.code()).collect()),
-        channels: codes(q.channels.iter().map(|c| c.code()).collect()),
-        keep_site: has(Dimension::Site),
-        keep_residence: has(Dimension::Municipality),
-        keep_procedure: has(Dimension::Procedure),
-        keep_outcome: has(Dimension::Outcome),
-        keep_age_band: has(Dimension::AgeBand),
-        keep_language: has(Dimension::Language),
-        keep_channel: has(Dimension::Channel),
-        keep_day: [
-            Dimension::Day,
-            Dimension::Week,
-            Dimension::Month,
-            Dimension::Year,
-        ]
-        .into_iter()
-        .any(has),
-    }
+    CellQuery::of(q)
 }
 
-/// Cells for `q`, summed over replicas (and, on PostgreSQL, over every
-/// dimension `q` does not look at); dps-report then makes the table.
+/// Cells for `q`, summed over replicas and over every dimension and day
+/// `q` does not look at; dps-report then makes the table.
 pub fn cells_for(store: &dyn Store, q: &Query) -> Result<Vec<(CellKey, u64)>, StoreError> {
     store.query_cells(&cell_query(q))
-}
-
-/// Every dimension kept: for the dashboard, which makes many tables from
-/// one read.
-pub fn all_cells(store: &dyn Store, q: &Query) -> Result<Vec<(CellKey, u64)>, StoreError> {
-    store.net_cells(q.from, q.to)
 }
 
 pub fn table(store: &dyn Store, req: &TalliesRequest) -> Result<Table, CoordError> {
@@ -108,11 +77,132 @@ pub fn export(store: &dyn Store, req: &TalliesRequest) -> Result<Vec<u8>, CoordE
     Ok(dps_report::render(&table(store, req)?, req.format)?)
 }
 
+/// The one-dimension charts of the dashboard, in the order it shows them.
+pub const DASHBOARD_CHARTS: [Dimension; 8] = [
+    Dimension::Week,
+    Dimension::Municipality,
+    Dimension::Site,
+    Dimension::Procedure,
+    Dimension::Outcome,
+    Dimension::AgeBand,
+    Dimension::Language,
+    Dimension::Channel,
+];
+
+/// Everything the dashboard shows, exact (staff only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dashboard {
+    pub total: Count,
+    /// One table per [`DASHBOARD_CHARTS`] entry, in that order.
+    pub charts: Vec<(Dimension, Table)>,
+    /// Procedure × outcome.
+    pub cross: Table,
+    /// Values present in the date range (other filters ignored), for the
+    /// filter menus.
+    pub sites: Vec<String>,
+    pub procedures: Vec<String>,
+    pub outcomes: Vec<String>,
+    /// (site, year) pairs present in the date range: the annual reports.
+    pub reports: Vec<(String, i32)>,
+}
+
+/// The dashboard's figures from five grouped store queries (every chart
+/// is a margin of one of them), never from every replica cell: the
+/// filters and the grouping happen in the store.
+pub fn dashboard(store: &dyn Store, q: &Query) -> Result<Dashboard, CoordError> {
+    use Dimension as D;
+    let with = |group_by: Vec<D>| Query {
+        group_by,
+        ..q.clone()
+    };
+    let weeks = with(vec![D::Week]);
+    let places = with(vec![D::Site, D::Municipality]);
+    let people = with(vec![
+        D::Procedure,
+        D::Outcome,
+        D::AgeBand,
+        D::Language,
+        D::Channel,
+    ]);
+    // The menus list what the date range holds, whatever else is filtered;
+    // so do the report links (sites and years on their own: with a time
+    // column the PostgreSQL store answers per day).
+    let in_range = |group_by: Vec<D>| Query {
+        from: q.from,
+        to: q.to,
+        group_by,
+        ..Query::default()
+    };
+    let menus = in_range(vec![D::Site, D::Procedure, D::Outcome]);
+    let years = in_range(vec![D::Site, D::Year]);
+    let sets = store.query_cells_many(&[
+        cell_query(&weeks),
+        cell_query(&places),
+        cell_query(&people),
+        cell_query(&menus),
+        cell_query(&years),
+    ])?;
+    let [weeks_c, places_c, people_c, menus_c, years_c]: [Vec<(CellKey, u64)>; 5] =
+        sets.try_into().map_err(|_| {
+            StoreError::Backend("the store answered the wrong number of queries".into())
+        })?;
+    let table = |cells: &[(CellKey, u64)], dims: &[D]| {
+        aggregate(cells.iter().map(|(k, v)| (k, *v)), &with(dims.to_vec())).table(Disclosure::Exact)
+    };
+    let mut charts = Vec::with_capacity(DASHBOARD_CHARTS.len());
+    for d in DASHBOARD_CHARTS {
+        let cells = match d {
+            D::Week => &weeks_c,
+            D::Municipality | D::Site => &places_c,
+            _ => &people_c,
+        };
+        charts.push((d, table(cells, &[d])?));
+    }
+    let distinct = |f: fn(&CellKey) -> &str| {
+        let mut v: Vec<String> = menus_c.iter().map(|(k, _)| f(k).to_owned()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let mut reports: Vec<(String, i32)> = years_c
+        .iter()
+        .map(|(k, _)| (k.site.as_str().to_owned(), k.day.year()))
+        .collect();
+    reports.sort();
+    reports.dedup();
+    Ok(Dashboard {
+        total: table(&people_c, &[])?.grand_total(),
+        cross: table(&people_c, &[D::Procedure, D::Outcome])?,
+        charts,
+        sites: distinct(|k| k.site.as_str()),
+        procedures: distinct(|k| k.procedure.as_str()),
+        outcomes: distinct(|k| k.outcome.as_str()),
+        reports,
+    })
+}
+
+/// The annual report of `site` for `year` from ONE store query: that
+/// site's year, by month and every public dimension (what the report's
+/// tables are margins of).
 pub fn annual(store: &dyn Store, site: &Code, year: i32) -> Result<AnnualReport, CoordError> {
-    let from = chrono::NaiveDate::from_ymd_opt(year, 1, 1);
-    let to = chrono::NaiveDate::from_ymd_opt(year, 12, 31);
+    use Dimension as D;
+    let q = Query {
+        from: chrono::NaiveDate::from_ymd_opt(year, 1, 1),
+        to: chrono::NaiveDate::from_ymd_opt(year, 12, 31),
+        sites: [site.clone()].into_iter().collect(),
+        group_by: vec![
+            D::Month,
+            D::Procedure,
+            D::Outcome,
+            D::AgeBand,
+            D::Language,
+            D::Municipality,
+            D::Channel,
+        ],
+        ..Query::default()
+    };
     Ok(dps_report::annual_report(
-        store.net_cells(from, to)?,
+        cells_for(store, &q)?,
         site,
         year,
     )?)

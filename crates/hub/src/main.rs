@@ -40,6 +40,12 @@ enum Cmd {
         tls_cert: Option<PathBuf>,
         #[arg(long, requires = "tls_cert", value_name = "PEM")]
         tls_key: Option<PathBuf>,
+        /// The address browsers use to reach this hub, e.g.
+        /// https://hub.example.org behind a TLS reverse proxy: an https://
+        /// URL marks the session cookies Secure although this process
+        /// serves plain HTTP (X-Forwarded-* headers are never trusted for it).
+        #[arg(long, value_name = "URL", value_parser = dps_hub::web::public_url_is_https)]
+        public_url: Option<bool>,
     },
     /// Make a one-time enrolment code for a kiosk at SITE.
     Enrol {
@@ -156,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             bind,
             tls_cert,
             tls_key,
+            public_url,
         } => {
             let tls = tls_cert.zip(tls_key);
             let opts = ServeOptions {
@@ -163,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 data_dir: cli.data_dir,
                 database_url: cli.database_url,
                 tls,
+                secure_cookies: public_url == Some(true),
             };
             serve(opts, shutdown_signal(), |b| {
                 let scheme = if b.tls { "https" } else { "http" };

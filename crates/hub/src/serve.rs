@@ -36,6 +36,9 @@ pub struct ServeOptions {
     /// PostgreSQL instead of the embedded store in `data_dir`.
     pub database_url: Option<String>,
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Browsers reach this hub over HTTPS through a reverse proxy (plain
+    /// HTTP here, on loopback): mark session cookies `Secure` anyway.
+    pub secure_cookies: bool,
 }
 
 /// Written to the data directory (mode 0600) while `serve` runs, so admin
@@ -93,7 +96,7 @@ pub async fn serve(
     };
     let pg = matches!(backend, crate::store::Backend::Postgres(_));
     let store = crate::store::open_async(backend).await?;
-    let state = AppState::new(store.clone()).with_tls(opts.tls.is_some());
+    let state = AppState::new(store.clone()).with_tls(opts.tls.is_some() || opts.secure_cookies);
     let tls = opts
         .tls
         .as_ref()

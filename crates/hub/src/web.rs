@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use chrono::Datelike;
-use dps_model::{Code, Municipality, Residence};
-use dps_report::{aggregate, Dimension, Disclosure, Query, Table, TalliesRequest};
+use dps_model::{AgeBand, Channel, Code, Language, Municipality, Residence};
+use dps_report::{Dimension, ExportError, Query, Table, TalliesRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiErr, AppState};
@@ -61,7 +61,32 @@ async fn css() -> Response {
 }
 
 async fn openapi() -> Json<serde_json::Value> {
-    Json(dps_report::openapi::openapi())
+    Json(openapi_document())
+}
+
+/// dps-report's description of the tallies endpoint, completed with what
+/// only the hub knows: how a caller logs in (the session cookie) and the
+/// errors the hub itself answers.
+pub fn openapi_document() -> serde_json::Value {
+    use serde_json::json;
+    let mut doc = dps_report::openapi::openapi();
+    doc["components"]["securitySchemes"] = json!({
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": SESSION_COOKIE,
+            "description": "The coordination session: log in at /login (HTML form with CSRF protection); the cookie is HttpOnly, SameSite=Strict, and Secure when the hub is reached over HTTPS."
+        }
+    });
+    doc["security"] = json!([{"session": []}]);
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let responses = &mut doc["paths"]["/api/v1/tallies"]["get"]["responses"];
+    responses["422"] = json!({
+        "description": format!("The table is too large for the format asked (an XLSX sheet holds at most {} rows): narrow the query or ask for CSV. `code` is `{TOO_MANY_ROWS}`.", dps_report::export::XLSX_MAX_ROWS),
+        "content": error.clone()
+    });
+    responses["500"] = json!({"description": "The hub could not use its store.", "content": error});
+    doc
 }
 
 // ---- plumbing ----
@@ -82,6 +107,50 @@ fn internal() -> ApiErr {
         "the hub failed".into(),
     )
 }
+
+/// `serve --public-url`: whether the address browsers use is HTTPS (then
+/// session cookies are `Secure`). Anything but an http(s) URL with a host
+/// is refused, so a typo cannot silently drop the flag.
+pub fn public_url_is_https(url: &str) -> Result<bool, String> {
+    let lower = url.trim().to_ascii_lowercase();
+    let (https, rest) = if let Some(r) = lower.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = lower.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!(
+            "{url:?} is not an http:// or https:// URL (e.g. https://hub.example.org)"
+        ));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("{url:?} has no host name"));
+    }
+    Ok(https)
+}
+
+/// The JSON error a failed tallies computation answers with: the caller's
+/// mistakes are 4xx with a code a script can act on, never a bare 500.
+pub fn coord_err(e: coord::CoordError) -> ApiErr {
+    match e {
+        coord::CoordError::Query(e) => ApiErr(StatusCode::BAD_REQUEST, "bad_query", e.to_string()),
+        // The table is fine, the format cannot hold it: the request must
+        // change (narrower query, or CSV), so 422, listed in the OpenAPI.
+        coord::CoordError::Export(e @ ExportError::TooManyRowsForXlsx { .. }) => ApiErr(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            TOO_MANY_ROWS,
+            e.to_string(),
+        ),
+        coord::CoordError::Export(e) => {
+            tracing::error!(error = %e, "export failed");
+            internal()
+        }
+        coord::CoordError::Store(e) => e.into(),
+    }
+}
+
+/// The error code of a table too large for its format (XLSX).
+pub const TOO_MANY_ROWS: &str = "too_many_rows";
 
 /// A cookie's value from the request.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -328,14 +397,7 @@ async fn api_tallies(
     let body = match tokio::task::spawn_blocking(move || coord::export(store.as_ref(), &req)).await
     {
         Ok(Ok(b)) => b,
-        Ok(Err(coord::CoordError::Query(e))) => {
-            return Err(ApiErr(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))
-        }
-        Ok(Err(coord::CoordError::Store(e))) => return Err(e.into()),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "export failed");
-            return Err(internal());
-        }
+        Ok(Err(e)) => return Err(coord_err(e)),
         Err(_) => return Err(internal()),
     };
     let mut r = Response::new(Body::from(body));
@@ -375,6 +437,12 @@ pub struct DashParams {
     pub procedure: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_band: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     #[serde(skip_serializing)]
     pub lang: Option<String>,
 }
@@ -382,14 +450,7 @@ pub struct DashParams {
 impl DashParams {
     /// Empty form fields mean "no filter".
     fn cleaned(mut self) -> DashParams {
-        for f in [
-            &mut self.from,
-            &mut self.to,
-            &mut self.site,
-            &mut self.municipality,
-            &mut self.procedure,
-            &mut self.outcome,
-        ] {
+        for f in self.fields_mut() {
             if f.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *f = None;
             }
@@ -397,28 +458,41 @@ impl DashParams {
         self
     }
 
+    fn fields_mut(&mut self) -> [&mut Option<String>; 9] {
+        [
+            &mut self.from,
+            &mut self.to,
+            &mut self.site,
+            &mut self.municipality,
+            &mut self.procedure,
+            &mut self.outcome,
+            &mut self.age_band,
+            &mut self.language,
+            &mut self.channel,
+        ]
+    }
+
+    /// The filters set, as `(URL parameter, value)`, in URL order.
+    fn filters(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("site", &self.site),
+            ("municipality", &self.municipality),
+            ("procedure", &self.procedure),
+            ("outcome", &self.outcome),
+            ("age_band", &self.age_band),
+            ("language", &self.language),
+            ("channel", &self.channel),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+        .collect()
+    }
+
     /// The filters as a tallies query string (no `group_by`/`format`).
     fn query_string(&self) -> String {
         serde_urlencoded::to_string(self).unwrap_or_default()
-    }
-}
-
-struct Figures {
-    query: Query,
-    cells: Vec<(dps_model::CellKey, u64)>,
-    /// Distinct values over the date range, for the filter menus.
-    sites: Vec<String>,
-    procedures: Vec<String>,
-    outcomes: Vec<String>,
-}
-
-impl Figures {
-    fn table(&self, dims: &[Dimension]) -> Result<Table, dps_report::QueryError> {
-        let q = Query {
-            group_by: dims.to_vec(),
-            ..self.query.clone()
-        };
-        aggregate(self.cells.iter().map(|(k, v)| (k, *v)), &q).table(Disclosure::Exact)
     }
 }
 
@@ -449,26 +523,18 @@ async fn dashboard(
     };
     let store = st.store.clone();
     let query = req.query.clone();
-    let (figures, devices) = blocking(move || {
-        let all = coord::all_cells(store.as_ref(), &query)?;
-        let distinct = |f: fn(&dps_model::CellKey) -> &str| {
-            let mut v: Vec<String> = all.iter().map(|(k, _)| f(k).to_owned()).collect();
-            v.sort();
-            v.dedup();
-            v
-        };
-        let figures = Figures {
-            sites: distinct(|k| k.site.as_str()),
-            procedures: distinct(|k| k.procedure.as_str()),
-            outcomes: distinct(|k| k.outcome.as_str()),
-            cells: all,
-            query,
-        };
-        Ok((figures, store.devices()?))
+    let joined = tokio::task::spawn_blocking(move || {
+        let figures = coord::dashboard(store.as_ref(), &query)?;
+        let devices = store.devices()?;
+        Ok::<_, coord::CoordError>((figures, devices))
     })
-    .await?;
-    let html = render_dashboard(l, &p, &session, &figures, &devices)
-        .map_err(|e| ApiErr(StatusCode::BAD_REQUEST, "bad_query", e.to_string()))?;
+    .await;
+    let (figures, devices) = match joined {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return Err(coord_err(e)),
+        Err(_) => return Err(internal()),
+    };
+    let html = render_dashboard(l, &p, &req.query, &session, &figures, &devices);
     Ok(page(StatusCode::OK, html))
 }
 
@@ -647,6 +713,38 @@ fn table_html(l: Lang, caption: &str, dim: Dimension, t: &Table) -> String {
     h
 }
 
+/// A one-dimension table from already labelled rows (the week chart's,
+/// zeros included) plus its total.
+fn rows_table_html(
+    l: Lang,
+    caption: &str,
+    dim: Dimension,
+    rows: &[(String, dps_report::Count)],
+    total: dps_report::Count,
+) -> String {
+    let mut h = format!(
+        "<table><caption>{}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\" class=\"num\">{}</th></tr></thead><tbody>",
+        esc(caption),
+        esc(l.t(dim_key(dim))),
+        esc(l.t("visits"))
+    );
+    for (label, c) in rows {
+        let _ = write!(
+            h,
+            "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td></tr>",
+            esc(label),
+            count_text(*c)
+        );
+    }
+    let _ = write!(
+        h,
+        "</tbody><tfoot><tr><th scope=\"row\">{}</th><td class=\"num\">{}</td></tr></tfoot></table>",
+        esc(l.t("total")),
+        count_text(total)
+    );
+    h
+}
+
 fn dim_key(d: Dimension) -> &'static str {
     match d {
         Dimension::Site => "site",
@@ -689,24 +787,64 @@ fn bars(l: Lang, dim: Dimension, t: &Table) -> Vec<Bar> {
         .collect()
 }
 
+/// Every ISO week from the first to the last of the range (the query's
+/// dates where given, else the data's), each with its visits, zero where
+/// none: a time axis with no gaps. A range over ten years falls back to
+/// the data's own first and last week, so a typo cannot draw 5,000 bars.
+fn continuous_weeks(q: &Query, t: &Table) -> Vec<(String, dps_report::Count)> {
+    use chrono::{Duration, NaiveDate, Weekday};
+    let week_of = |label: &str| -> Option<NaiveDate> {
+        let (y, w) = label.split_once("-W")?;
+        NaiveDate::from_isoywd_opt(y.parse().ok()?, w.parse().ok()?, Weekday::Mon)
+    };
+    let monday = |d: NaiveDate| d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+    let counts: std::collections::BTreeMap<NaiveDate, dps_report::Count> = t
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let label = r.keys.first()?.as_deref()?;
+            Some((week_of(label)?, r.visits))
+        })
+        .collect();
+    let data = counts
+        .keys()
+        .next()
+        .copied()
+        .zip(counts.keys().last().copied());
+    let start = q.from.map(monday).or(data.map(|d| d.0));
+    let end = q.to.map(monday).or(data.map(|d| d.1));
+    let (Some(mut start), Some(mut end)) = (start, end) else {
+        return vec![];
+    };
+    if (end - start).num_weeks() > 10 * 53 {
+        let Some((a, b)) = data else { return vec![] };
+        (start, end) = (a, b);
+    }
+    let mut out = Vec::new();
+    let mut w = start;
+    while w <= end {
+        let iso = w.iso_week();
+        out.push((
+            format!("{:04}-W{:02}", iso.year(), iso.week()),
+            counts
+                .get(&w)
+                .copied()
+                .unwrap_or(dps_report::Count::Shown(0)),
+        ));
+        w += Duration::weeks(1);
+    }
+    out
+}
+
 fn render_dashboard(
     l: Lang,
     p: &DashParams,
+    q: &Query,
     session: &Session,
-    f: &Figures,
+    f: &coord::Dashboard,
     devices: &[crate::store::Device],
-) -> Result<String, dps_report::QueryError> {
-    let filters: Vec<(&str, &str)> = [
-        ("from", &p.from),
-        ("to", &p.to),
-        ("site", &p.site),
-        ("municipality", &p.municipality),
-        ("procedure", &p.procedure),
-        ("outcome", &p.outcome),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
-    .collect();
+) -> String {
+    let filters = p.filters();
     let mut h = head(l, l.t("dashboard"));
     let _ = write!(
         h,
@@ -728,6 +866,12 @@ fn render_dashboard(
     // Filters: a GET form, so the view is its URL.
     let opt = |v: &[String], dim: Dimension| -> Vec<(String, String)> {
         v.iter().map(|c| (c.clone(), l.label(dim, c))).collect()
+    };
+    let fixed = |codes: Vec<&'static str>, dim: Dimension| -> Vec<(String, String)> {
+        codes
+            .into_iter()
+            .map(|c| (c.to_owned(), l.label(dim, c)))
+            .collect()
     };
     let municipalities: Vec<(String, String)> = Municipality::ALL
         .iter()
@@ -751,7 +895,7 @@ fn render_dashboard(
          <input type=\"hidden\" name=\"lang\" value=\"{lang}\">\
          <div class=\"field\"><label for=\"f-from\">{from}</label><input id=\"f-from\" type=\"date\" name=\"from\" value=\"{fromv}\"></div>\
          <div class=\"field\"><label for=\"f-to\">{to}</label><input id=\"f-to\" type=\"date\" name=\"to\" value=\"{tov}\"></div>\
-         {site}{muni}{proc}{outc}\
+         {site}{muni}{proc}{outc}{age}{language}{channel}\
          <button type=\"submit\">{apply}</button></form></section>",
         filters = esc(l.t("filters")),
         lang = l.code(),
@@ -763,11 +907,14 @@ fn render_dashboard(
         muni = select(l, "municipality", p.municipality.as_deref(), &municipalities),
         proc = select(l, "procedure", p.procedure.as_deref(), &opt(&f.procedures, Dimension::Procedure)),
         outc = select(l, "outcome", p.outcome.as_deref(), &opt(&f.outcomes, Dimension::Outcome)),
+        age = select(l, "age_band", p.age_band.as_deref(), &fixed(AgeBand::ALL.iter().map(|a| a.code()).collect(), Dimension::AgeBand)),
+        language = select(l, "language", p.language.as_deref(), &fixed(Language::ALL.iter().map(|x| x.code()).collect(), Dimension::Language)),
+        channel = select(l, "channel", p.channel.as_deref(), &fixed(Channel::ALL.iter().map(|c| c.code()).collect(), Dimension::Channel)),
         apply = esc(l.t("apply")),
     );
-    let total = f.table(&[])?.grand_total();
+    let total = f.total;
     let qs = p.query_string();
-    let sep = if qs.is_empty() { "" } else { "&" };
+    let sep = if qs.is_empty() { "" } else { "&amp;" };
     let _ = write!(
         h,
         "<p class=\"total\">{}: <strong>{}</strong></p><p class=\"note\">{}</p>\
@@ -785,27 +932,42 @@ fn render_dashboard(
         xlsx = esc(l.t("xlsx-exact")),
         pcsv = esc(l.t("csv-public")),
     );
-    if f.cells.is_empty() || total.value() == Some(0) {
+    if total.value() == Some(0) {
         let _ = write!(h, "<p class=\"empty\">{}</p>", esc(l.t("no-data")));
     }
-    let sections: [(&str, &str, Dimension); 8] = [
-        ("c-week", "per-week", Dimension::Week),
-        ("c-muni", "by-municipality", Dimension::Municipality),
-        ("c-site", "by-site", Dimension::Site),
-        ("c-proc", "by-procedure", Dimension::Procedure),
-        ("c-outc", "by-outcome", Dimension::Outcome),
-        ("c-age", "by-age", Dimension::AgeBand),
-        ("c-lang", "by-language", Dimension::Language),
-        ("c-chan", "by-channel", Dimension::Channel),
-    ];
     h.push_str("<div class=\"charts\">");
-    for (id, key, dim) in sections {
-        let t = f.table(&[dim])?;
+    for (dim, t) in &f.charts {
+        let dim = *dim;
+        let (id, key) = match dim {
+            Dimension::Week => ("c-week", "per-week"),
+            Dimension::Municipality => ("c-muni", "by-municipality"),
+            Dimension::Site => ("c-site", "by-site"),
+            Dimension::Procedure => ("c-proc", "by-procedure"),
+            Dimension::Outcome => ("c-outc", "by-outcome"),
+            Dimension::AgeBand => ("c-age", "by-age"),
+            Dimension::Language => ("c-lang", "by-language"),
+            _ => ("c-chan", "by-channel"),
+        };
         let title = l.t(key);
-        let chart = if dim == Dimension::Week {
-            columns_svg(&format!("{id}-t"), title, &bars(l, dim, &t))
+        let (chart, table) = if dim == Dimension::Week {
+            let weeks = continuous_weeks(q, t);
+            let bars: Vec<Bar> = weeks
+                .iter()
+                .map(|(label, c)| Bar {
+                    label: label.clone(),
+                    value: c.value().unwrap_or(0),
+                    mark: false,
+                })
+                .collect();
+            (
+                columns_svg(&format!("{id}-t"), title, &bars),
+                rows_table_html(l, title, dim, &weeks, t.grand_total()),
+            )
         } else {
-            hbar_svg(&format!("{id}-t"), title, &bars(l, dim, &t))
+            (
+                hbar_svg(&format!("{id}-t"), title, &bars(l, dim, t)),
+                table_html(l, title, dim, t),
+            )
         };
         let _ = write!(
             h,
@@ -817,20 +979,18 @@ fn render_dashboard(
         }
         let _ = write!(
             h,
-            "{chart}<details><summary>{} — {}</summary>{}</details></section>",
+            "{chart}<details><summary>{} — {}</summary>{table}</details></section>",
             esc(l.t("table")),
             esc(title),
-            table_html(l, title, dim, &t)
         );
     }
     // Procedure × outcome: the cross table behind the two charts above.
-    let cross = f.table(&[Dimension::Procedure, Dimension::Outcome])?;
     let _ = write!(
         h,
         "</div><section aria-labelledby=\"h-cross\"><h2 id=\"h-cross\">{} × {}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\" class=\"num\">{}</th></tr></thead><tbody>",
         esc(l.t("procedure")), esc(l.t("outcome")), esc(l.t("procedure")), esc(l.t("outcome")), esc(l.t("visits"))
     );
-    for r in &cross.rows {
+    for r in &f.cross.rows {
         let k = |i: usize| r.keys.get(i).and_then(|k| k.as_deref()).unwrap_or("");
         let _ = write!(
             h,
@@ -848,27 +1008,20 @@ fn render_dashboard(
         "<section aria-labelledby=\"h-reports\"><h2 id=\"h-reports\">{}</h2><ul class=\"reports\">",
         esc(l.t("reports"))
     );
-    let mut sites_years: Vec<(String, i32)> = f
-        .cells
-        .iter()
-        .map(|(k, _)| (k.site.as_str().to_owned(), k.day.year()))
-        .collect();
-    sites_years.sort();
-    sites_years.dedup();
-    if sites_years.is_empty() {
+    if f.reports.is_empty() {
         let _ = write!(h, "<li>{}</li>", esc(l.t("no-data")));
     }
-    for (site, y) in sites_years {
+    for (site, y) in &f.reports {
         let _ = write!(
             h,
             "<li><a href=\"/report?site={s}&amp;year={y}&amp;lang={lang}\">{} {s} — {y}</a></li>",
             esc(l.t("report-title")),
-            s = esc(&site),
+            s = esc(site),
             lang = l.code()
         );
     }
     h.push_str("</ul></section></main></body></html>");
-    Ok(h)
+    h
 }
 
 fn render_devices(h: &mut String, l: Lang, devices: &[crate::store::Device]) {
@@ -932,8 +1085,7 @@ async fn report_page(
     let report =
         match tokio::task::spawn_blocking(move || coord::annual(store.as_ref(), &s2, year)).await {
             Ok(Ok(r)) => r,
-            Ok(Err(coord::CoordError::Store(e))) => return Err(e.into()),
-            Ok(Err(e)) => return Err(ApiErr(StatusCode::BAD_REQUEST, "bad_query", e.to_string())),
+            Ok(Err(e)) => return Err(coord_err(e)),
             Err(_) => return Err(internal()),
         };
     let title = format!("{} {} — {}", l.t("report-title"), site.as_str(), year);

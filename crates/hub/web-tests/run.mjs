@@ -70,10 +70,26 @@ try {
   await page.click('nav.langs a[lang=nl]');
   check(page.url().includes('outcome=done') && page.url().includes('lang=nl'), 'the language switch keeps the filters');
   check((await page.locator('h1').innerText()) === 'Dashboard van de bezoeken', 'the dashboard in Dutch');
+  for (const f of ['#f-age_band', '#f-language', '#f-channel']) {
+    check(await page.locator(f).isVisible(), `the ${f.slice(3)} filter is there`);
+  }
   await page.goto(`${base}/dashboard?lang=en`);
   await page.screenshot({ path: join(shots, 'hub-dashboard.png'), fullPage: false });
   console.log(`screenshot: ${join(shots, 'hub-dashboard.png')}`);
   await axe(page, 'dashboard');
+  // The data tables behind the charts, opened as a reader would.
+  const summaries = page.locator('details > summary');
+  const n = await summaries.count();
+  for (let i = 0; i < n; i++) await summaries.nth(i).click();
+  const open = await page.locator('details[open] table').count();
+  check(n >= 8 && open === n, `the ${n} data tables open`);
+  await axe(page, 'dashboard with its data tables open');
+  for (const [lang, title] of [['fr', 'Tableau de bord des visites'], ['nl', 'Dashboard van de bezoeken']]) {
+    await page.goto(`${base}/dashboard?lang=${lang}`);
+    check((await page.locator('h1').innerText()) === title, `the dashboard in ${lang}`);
+    await axe(page, `${lang} dashboard`);
+  }
+  await page.goto(`${base}/dashboard?lang=en`);
 
   const link = page.locator('ul.reports a').first();
   const href = await link.getAttribute('href');

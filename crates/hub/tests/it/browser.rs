@@ -59,22 +59,14 @@ fn year_of_visits(store: &dyn Store) {
     store.ingest("dev-one", &req, now).unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_and_report_in_chromium() {
-    if !enabled() {
-        return;
-    }
-    let c = Coord::start().await;
-    year_of_visits(c.store.as_ref());
+/// `node run.mjs` against the hub at `base`; its output (it must succeed).
+async fn run_in_chromium(base: String, shots: PathBuf) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let shots = root.join("../../docs/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
     let script = root.join("web-tests/run.mjs");
     assert!(
         root.join("web-tests/node_modules/playwright-core").exists(),
         "run `npm ci` in crates/hub/web-tests first"
     );
-    let base = c.url("");
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(script)
@@ -85,13 +77,49 @@ async fn dashboard_and_report_in_chromium() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     println!("{stdout}");
     assert!(
         out.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("ok: axe-core: 0 violations on the dashboard"));
-    assert!(stdout.contains("ok: axe-core: 0 violations on the annual report"));
+    for page in [
+        "dashboard",
+        "dashboard with its data tables open",
+        "fr dashboard",
+        "nl dashboard",
+        "annual report",
+    ] {
+        assert!(
+            stdout.contains(&format!("ok: axe-core: 0 violations on the {page} (")),
+            "axe-core on the {page}"
+        );
+    }
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_and_report_in_chromium() {
+    if !enabled() {
+        return;
+    }
+    let c = Coord::start().await;
+    year_of_visits(c.store.as_ref());
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    run_in_chromium(c.url(""), shots).await;
+}
+
+/// The same pages once on PostgreSQL (a real `dps-hub serve
+/// --database-url`), screenshots kept out of docs/.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_and_report_in_chromium_on_postgres() {
+    if !enabled() || !crate::pg::pg_enabled("the hub's browser test on PostgreSQL") {
+        return;
+    }
+    let h = crate::coord_pg::PgHub::start(year_of_visits).await;
+    let shots = tempfile::tempdir().unwrap();
+    run_in_chromium(h.url.clone(), shots.path().to_owned()).await;
+    h.stop();
 }

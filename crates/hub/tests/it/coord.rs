@@ -405,6 +405,67 @@ async fn five_failures_in_fifteen_minutes_lock_the_account() {
     );
 }
 
+/// 20 wrong passwords at once, against the real server: the attempts are
+/// reserved in the store before argon2 runs, so exactly 5 are judged (401)
+/// and the other 15 are locked out (429); the right password is then
+/// refused too. `base` is a hub whose account `marie` has no failures.
+pub async fn check_parallel_guesses_hit_the_lockout(http: &reqwest::Client, base: &str) {
+    let mut forms = Vec::new();
+    for _ in 0..20 {
+        forms.push(login_form(http, base).await);
+    }
+    let guesses: Vec<_> = forms
+        .into_iter()
+        .enumerate()
+        .map(|(i, (cookie, csrf))| {
+            let (http, url) = (http.clone(), format!("{base}/login"));
+            tokio::spawn(async move {
+                let pw = format!("wrong password {i}");
+                http.post(url)
+                    .header(COOKIE, cookie)
+                    .form(&[
+                        ("name", "marie"),
+                        ("password", pw.as_str()),
+                        ("csrf", csrf.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for g in guesses {
+        statuses.push(g.await.unwrap());
+    }
+    let judged = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let locked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((judged, locked), (5, 15), "{statuses:?}");
+    let r = try_login(http, base, "marie", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(set_cookie(&r, "dps_session").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_wrong_logins_cannot_outrun_the_lockout() {
+    let c = Coord::start().await;
+    check_parallel_guesses_hit_the_lockout(&c.http, &c.url("")).await;
+    // Still locked just before the window ends, open after it.
+    c.advance(Duration::minutes(15) - Duration::seconds(1));
+    let r = try_login(&c.http, &c.url(""), "marie", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    c.advance(Duration::seconds(2));
+    let r = try_login(&c.http, &c.url(""), "marie", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
 pub const EXACT_BY_MUNICIPALITY: &str = "municipality,visits,row,disclosure\r\n\
     molenbeek-saint-jean,25,cell,exact\r\n\
     saint-josse-ten-noode,3,cell,exact\r\n\
@@ -424,11 +485,16 @@ pub const PUBLIC_BY_MUNICIPALITY: &str = "municipality,visits,row,disclosure\r\n
 async fn tallies_api_matches_hand_computed_tables() {
     let c = Coord::start().await;
     let s = login(&c.http, &c.url(""), "marie").await;
-    let q = |query: &str| c.url(&format!("/api/v1/tallies?{query}"));
+    check_tallies_api(&c.http, &c.url(""), &s).await;
+}
+
+/// The tallies API against the hand-computed [`seed`], on any store.
+pub async fn check_tallies_api(http: &reqwest::Client, base: &str, s: &str) {
+    let q = |query: &str| format!("{base}/api/v1/tallies?{query}");
     let r = get(
-        &c.http,
+        http,
         &q("from=2026-01-01&to=2026-12-31&group_by=municipality&format=csv"),
-        &s,
+        s,
     )
     .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -442,15 +508,15 @@ async fn tallies_api_matches_hand_computed_tables() {
     );
     assert_eq!(r.text().await.unwrap(), EXACT_BY_MUNICIPALITY);
     let r = get(
-        &c.http,
+        http,
         &q("from=2026-01-01&group_by=municipality&format=csv&public=true"),
-        &s,
+        s,
     )
     .await;
     assert_eq!(r.text().await.unwrap(), PUBLIC_BY_MUNICIPALITY);
 
     // Without dates the 2025 cell counts; filters and two columns.
-    let r = get(&c.http, &q("group_by=year,outcome&format=csv&municipality=molenbeek-saint-jean,saint-josse-ten-noode"), &s).await;
+    let r = get(http, &q("group_by=year,outcome&format=csv&municipality=molenbeek-saint-jean,saint-josse-ten-noode"), s).await;
     assert_eq!(
         r.text().await.unwrap(),
         "year,outcome,visits,row,disclosure\r\n\
@@ -464,7 +530,7 @@ async fn tallies_api_matches_hand_computed_tables() {
          *,*,35,total,exact\r\n"
     );
     // JSON (the default) says its disclosure.
-    let r = get(&c.http, &q("group_by=procedure&from=2026-01-01"), &s).await;
+    let r = get(http, &q("group_by=procedure&from=2026-01-01"), s).await;
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["disclosure"], "exact");
     assert_eq!(v["total"], 40);
@@ -473,14 +539,14 @@ async fn tallies_api_matches_hand_computed_tables() {
         serde_json::json!({"procedure": "bruvax", "visits": 28})
     );
     // XLSX is a zip.
-    let r = get(&c.http, &q("group_by=site&format=xlsx&public=1"), &s).await;
+    let r = get(http, &q("group_by=site&format=xlsx&public=1"), s).await;
     assert_eq!(
         r.headers()["content-disposition"],
         "attachment; filename=\"tallies-public.xlsx\""
     );
     assert!(r.bytes().await.unwrap().starts_with(b"PK"));
     // Mistakes are JSON {code, message}.
-    let r = get(&c.http, &q("grup_by=site"), &s).await;
+    let r = get(http, &q("grup_by=site"), s).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let e: serde_json::Value = r.json().await.unwrap();
     assert_eq!(e["code"], "bad_query");
@@ -491,10 +557,16 @@ async fn tallies_api_matches_hand_computed_tables() {
 async fn dashboard_and_report_show_the_figures() {
     let c = Coord::start().await;
     let s = login(&c.http, &c.url(""), "marie").await;
+    check_dashboard_and_report(&c.http, &c.url(""), &s).await;
+}
+
+/// The dashboard and the annual report of the hand-computed [`seed`], on any store.
+pub async fn check_dashboard_and_report(http: &reqwest::Client, base: &str, s: &str) {
+    let url = |path: &str| format!("{base}{path}");
     let html = get(
-        &c.http,
-        &c.url("/dashboard?from=2026-01-01&to=2026-12-31&lang=fr"),
-        &s,
+        http,
+        &url("/dashboard?from=2026-01-01&to=2026-12-31&lang=fr"),
+        s,
     )
     .await
     .text()
@@ -514,13 +586,28 @@ async fn dashboard_and_report_show_the_figures() {
         "{html}"
     );
     assert!(html.contains("name=\"from\" value=\"2026-01-01\""));
+    // Every ISO week of the range is on the time axis, empty ones as 0:
+    // 2026-W01 (from Monday 2025-12-29) to 2026-W53.
+    let weeks = html
+        .split("<th scope=\"row\">2026-W")
+        .skip(1)
+        .map(|rest| rest.split_once("</th><td class=\"num\">").unwrap())
+        .map(|(w, rest)| (w.to_owned(), rest.split('<').next().unwrap().to_owned()))
+        .collect::<Vec<_>>();
+    assert_eq!(weeks.len(), 53, "{weeks:?}");
+    assert_eq!(weeks[0], ("01".into(), "0".into()));
+    assert_eq!(weeks[1], ("02".into(), "0".into()));
+    assert_eq!(weeks[9], ("10".into(), "28".into()));
+    assert_eq!(weeks[10], ("11".into(), "12".into()));
+    assert_eq!(weeks[52], ("53".into(), "0".into()));
+    assert_eq!(html.matches("class=\"bar\"><title>2026-W").count(), 53);
     // The device list.
     assert!(html.contains("dev-one") && html.contains("2026-06-01 10:00 UTC"));
     // A filter changes the figures; Dutch names.
     let html = get(
-        &c.http,
-        &c.url("/dashboard?from=2026-01-01&outcome=done&lang=nl"),
-        &s,
+        http,
+        &url("/dashboard?from=2026-01-01&outcome=done&lang=nl"),
+        s,
     )
     .await
     .text()
@@ -531,9 +618,51 @@ async fn dashboard_and_report_show_the_figures() {
         "{html}"
     );
     assert!(html.contains("Sint-Jans-Molenbeek ★"));
+    // Age band, language and channel filter too, and stay in the URL of
+    // the language switch, the form and the exports.
+    let filtered = "/dashboard?from=2026-01-01&age_band=65_74&language=fr&channel=eid&lang=en";
+    let html = get(http, &url(filtered), s).await.text().await.unwrap();
+    assert!(html.contains("Total visits: <strong>40</strong>"), "{html}");
+    for sel in [
+        "<option value=\"65_74\" selected>",
+        "<option value=\"fr\" selected>",
+        "<option value=\"eid\" selected>",
+    ] {
+        assert!(html.contains(sel), "{sel}");
+    }
+    assert!(
+        html.contains("href=\"/dashboard?from=2026-01-01&amp;age_band=65_74&amp;language=fr&amp;channel=eid&amp;lang=fr\""),
+        "{html}"
+    );
+    assert!(html.contains(
+        "/api/v1/tallies?from=2026-01-01&amp;age_band=65_74&amp;language=fr&amp;channel=eid&amp;group_by="
+    ));
+    for (filter, total) in [
+        ("age_band=18_29", "0"),
+        ("language=nl", "0"),
+        ("channel=manual", "0"),
+        ("channel=eid,manual", "40"),
+    ] {
+        let html = get(
+            http,
+            &url(&format!("/dashboard?from=2026-01-01&{filter}&lang=en")),
+            s,
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+        assert!(
+            html.contains(&format!("Total visits: <strong>{total}</strong>")),
+            "{filter}: {html}"
+        );
+    }
+    let r = get(http, &url("/dashboard?age_band=teen&lang=en"), s).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("teen"));
 
     // The annual report is public: suppression applied.
-    let r = get(&c.http, &c.url("/report?site=dps-a&year=2026&lang=en"), &s).await;
+    let r = get(http, &url("/report?site=dps-a&year=2026&lang=en"), s).await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     assert!(html.contains("Annual report dps-a — 2026"));
@@ -598,5 +727,36 @@ async fn router_refuses_forged_sessions() {
             && c.contains("SameSite=Strict")
             && c.ends_with("; Secure"),
         "{c}"
+    );
+}
+
+/// A table too large for a spreadsheet is the caller's to fix (narrower
+/// query or CSV): a JSON 422 with its own code, listed in the OpenAPI
+/// document, never a 500. (A real 1,048,576-row table is too slow to build
+/// in a test; this is the mapping the tallies handler uses.)
+#[tokio::test]
+async fn a_table_too_large_for_xlsx_is_a_clear_422() {
+    use axum::response::IntoResponse;
+    let e = dps_hub::coord::CoordError::Export(dps_report::ExportError::TooManyRowsForXlsx {
+        rows: 2_000_000,
+        max: dps_report::export::XLSX_MAX_ROWS,
+    });
+    let r = dps_hub::web::coord_err(e).into_response();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.into_body().collect().await.unwrap().to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["code"], "too_many_rows");
+    assert!(v["message"].as_str().unwrap().contains("use CSV"), "{v}");
+    let doc = dps_hub::web::openapi_document();
+    let listed = &doc["paths"]["/api/v1/tallies"]["get"]["responses"]["422"];
+    assert!(listed["description"]
+        .as_str()
+        .unwrap()
+        .contains("too_many_rows"));
+    // A bad query stays a 400.
+    let e = dps_hub::coord::CoordError::Query(dps_report::QueryError::Malformed("x".into()));
+    assert_eq!(
+        dps_hub::web::coord_err(e).into_response().status(),
+        StatusCode::BAD_REQUEST
     );
 }
