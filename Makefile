@@ -18,7 +18,7 @@ APT_PACKAGES := build-essential pkg-config libssl-dev \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
   xvfb xauth x11-utils webkit2gtk-driver matchbox-window-manager fonts-dejavu-core \
   pcscd libpcsclite-dev vsmartcard-vpcd strace openssl ca-certificates \
-  postgresql chromium debootstrap bubblewrap
+  postgresql chromium debootstrap bubblewrap faketime
 TAURI_DRIVER_VERSION := 2.1.0
 NODE_MIN := 20.19.0
 

@@ -20,7 +20,9 @@ pub fn app_info() -> AppInfo {
         .and_then(|s| s.parse::<u32>().ok())
     {
         info.idle_seconds = secs.max(2);
-        info.idle_warning_seconds = info.idle_warning_seconds.min(info.idle_seconds - 1);
+        // At most half of it: a warning 1 s after the last touch covered the
+        // screen while a loaded test machine was still between two clicks.
+        info.idle_warning_seconds = info.idle_warning_seconds.min(info.idle_seconds / 2);
     }
     info
 }
@@ -106,6 +108,12 @@ pub async fn steward_action(
             enrol(shared, hub.trim(), code.trim()).await?;
             shared.wake.notify_one();
         }
+        Effect::SupportBundle => {
+            let path = support_bundle(shared.data_dir.clone()).await?;
+            if let Ok(mut s) = shared.steward.lock() {
+                s.bundle_written(path.display().to_string());
+            }
+        }
         Effect::Quit => {
             shared.quitting.store(true, Ordering::SeqCst);
             app.exit(0);
@@ -144,6 +152,24 @@ async fn enrol(shared: &Shared, hub: &str, code: &str) -> Result<(), IpcError> {
                 _ => "enrol_failed",
             })
         })
+}
+
+/// The support bundle on the USB stick. Off the window's threads: the
+/// doctor asks pcscd and the hub, and fsyncs the stick.
+async fn support_bundle(data_dir: std::path::PathBuf) -> Result<std::path::PathBuf, IpcError> {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok();
+    let roots = dps_cli::support::media_roots(user.as_deref());
+    tauri::async_runtime::spawn_blocking(move || {
+        dps_cli::support::to_usb_stick(&data_dir, &roots, Utc::now())
+    })
+    .await
+    .map_err(|_| IpcError::new("bundle_failed"))?
+    .map_err(|e| {
+        tracing::warn!(reason = e.code(), "support bundle: {e}");
+        IpcError::new(e.code())
+    })
 }
 
 /// The window calls this once the first screen is drawn; the app-vs-browser

@@ -34,6 +34,8 @@ pub struct Shared {
     journey: watch::Sender<bool>,
     /// Set by the steward's "quit": the only close the window lets through.
     pub quitting: AtomicBool,
+    /// `--data-dir` or the XDG default (store, settings, logs).
+    pub data_dir: std::path::PathBuf,
 }
 
 pub struct AppState {
@@ -105,10 +107,28 @@ impl Shared {
     }
 }
 
-fn load_kiosk() -> (Kiosk, dps_directory::Directory) {
+/// Procedure id → title by language, for the steward's summaries.
+type Titles = std::collections::BTreeMap<
+    dps_model::Code,
+    std::collections::BTreeMap<dps_model::Language, String>,
+>;
+
+fn load_kiosk() -> (Kiosk, dps_directory::Directory, Titles) {
     let assets = dps_directory::assets_dir();
     let (flows_dir, pictograms_dir) = dps_flow::loader::dirs(&assets);
     let loaded = dps_flow::load_dir(&flows_dir, &pictograms_dir);
+    let titles = loaded
+        .flows
+        .iter()
+        .map(|f| {
+            let by_lang = dps_model::Language::ALL
+                .into_iter()
+                .map(|l| (l, f.title.get(l).to_owned()))
+                .filter(|(_, t)| !t.is_empty())
+                .collect();
+            (f.id.clone(), by_lang)
+        })
+        .collect();
     let mut problems: Vec<String> = loaded.problems.iter().map(|p| p.to_string()).collect();
     // A broken directory must not stop the kiosk: the procedures still work,
     // "find a DPS" just lists nothing, and the steward sees why.
@@ -119,6 +139,7 @@ fn load_kiosk() -> (Kiosk, dps_directory::Directory) {
     (
         Kiosk::new(loaded.flows, problems, directory.clone()),
         directory,
+        titles,
     )
 }
 
@@ -170,20 +191,22 @@ pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
     };
     let (store, store_problem) = match dps_tally::TallyStore::open(&data_dir, Utc::now()) {
         Ok(opened) => {
-            let msg = opened.steward_message();
-            if let Some(m) = &msg {
+            // The steward reads it in the steward area, in their language
+            // (the store keeps the notice until they acknowledge it).
+            if let Some(m) = opened.steward_message() {
                 tracing::warn!("{m}");
             }
-            (Some(Arc::new(opened.store)), msg)
+            (Some(Arc::new(opened.store)), None)
         }
         Err(e) => {
             // The journeys still work; the steward is told visits are not
             // counted rather than the kiosk refusing to start.
             tracing::error!("{e}");
-            (None, Some(e.to_string()))
+            let code = dps_steward::StewardError::from(e).code();
+            (None, Some(code.to_owned()))
         }
     };
-    let (kiosk, directory) = load_kiosk();
+    let (kiosk, directory, titles) = load_kiosk();
     let autostart = dps_steward::autostart_dir().and_then(|dir| {
         let exe = std::env::current_exe().ok()?;
         Some(dps_steward::autostart::Autostart::new(
@@ -191,7 +214,8 @@ pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
             exe.to_string_lossy().into_owned(),
         ))
     });
-    let steward = Steward::new(store.clone(), store_problem, directory, autostart);
+    let steward =
+        Steward::new(store.clone(), store_problem, directory, autostart).with_titles(titles);
     let initial_sync = store
         .as_deref()
         .and_then(|s| dps_sync::status(s).ok())
@@ -205,6 +229,7 @@ pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
         wake: Arc::new(Notify::new()),
         journey: journey_tx,
         quitting: AtomicBool::new(false),
+        data_dir: data_dir.clone(),
     });
     let for_close = Arc::clone(&shared);
     tauri::Builder::default()
@@ -291,12 +316,17 @@ fn start_sync(
     };
     let src: Arc<dyn dps_sync::ReplicaSource> = store;
     let clock: dps_sync::background::Clock = Arc::new(Utc::now);
+    let mut options = dps_sync::background::Options::default();
+    // The e2e suite waits for the loop to heal by itself after the hub comes
+    // back; with the field's 10-minute cap that could take minutes.
+    if let Some(cap) = std::env::var("DPS_SYNC_RETRY_CAP_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        options.backoff.cap = std::time::Duration::from_secs(cap.max(1));
+    }
     tauri::async_runtime::spawn(dps_sync::background::run(
-        src,
-        clock,
-        controls,
-        dps_sync::background::Options::default(),
-        status_tx,
+        src, clock, controls, options, status_tx,
     ));
     let mut rx = shared.sync_status.clone();
     let (app, shared) = (app.clone(), Arc::clone(shared));

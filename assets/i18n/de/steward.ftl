@@ -102,3 +102,48 @@ error-already_enrolled = Dieser Kiosk ist bereits verbunden und hat Zählungen g
 error-enrol_bad_code = Dieser Code ist falsch, schon benutzt oder abgelaufen: bitten Sie die Koordination um einen neuen.
 error-enrol_unreachable = Der Server ist nicht erreichbar. Prüfen Sie die Adresse und die Verbindung.
 error-enrol_failed = Die Verbindung zum Server ist fehlgeschlagen. Prüfen Sie die Adresse und versuchen Sie es erneut.
+
+# Das Synchronisierungsfeld der Statusleiste, wenn der letzte Versuch
+# scheiterte: kurz, nach dem letzten Erfolg und den wartenden Änderungen.
+sync-short-not_enrolled = mit keinem Server verbunden
+sync-short-config = Einstellungen falsch: neu verbinden
+sync-short-unreachable = Server nicht erreichbar, neuer Versuch
+sync-short-timeout = Server zu langsam, neuer Versuch
+sync-short-refused = Gerät abgelehnt: neuen Code anfordern
+sync-short-bad_code = Code abgelehnt: einen neuen anfordern
+sync-short-forbidden_replica = Zählungen abgelehnt: neuen Code anfordern
+sync-short-unsupported_version = der Kiosk braucht ein Update
+sync-short-rejected = Zählungen abgewiesen: Koordination informieren
+sync-short-hub_failed = Serverproblem, neuer Versuch
+sync-short-protocol = Serverantwort unverständlich: Koordination informieren
+sync-short-store = Zählungen unlesbar
+status-sync-clock = Uhr { $minutes } Min. falsch
+status-notice = Nachricht für die Betreuung
+
+steward-notices-title = Zu diesem Kiosk
+notice-quarantined = Am { $when } waren die Zählungen dieses Kiosks beschädigt und konnten nicht gelesen werden. Sie wurden in { $path } beiseitegelegt. { $resumed ->
+    [yes] Das Zählen geht in derselben Sitzung weiter, in einer neuen Datei.
+   *[no] Das Zählen geht in einer neuen Datei weiter, sobald eine Sitzung gestartet ist.
+  } PIN, Sprache und Serververbindung bleiben erhalten; bereits an den Server gesendete Besuche sind dort sicher.
+notice-settings_reset = Am { $when } konnten die Einstellungen dieses Kiosks nicht gelesen werden. Sie wurden in { $path } beiseitegelegt. Die Zählungen sind unberührt; die PIN wurde neu gewählt, und für die Serververbindung braucht es einen neuen Code der Koordination.
+steward-notices-ack = Verstanden
+
+steward-support-title = Hilfe vom Helpdesk
+steward-support-intro = Stecken Sie einen USB-Stick ein und schreiben Sie dann das Supportpaket: die Protokolle und die Prüfungen des Kiosks, ohne Zählungen und ohne personenbezogene Daten.
+steward-support-write = Das Supportpaket auf den USB-Stick schreiben
+steward-support-written = Das Supportpaket wurde nach { $path } geschrieben.
+
+outcome-appointment_booked = Termin gebucht
+outcome-waiting_list = Auf der Warteliste
+outcome-waiting_list_closed = Warteliste geschlossen
+outcome-not_yet_eligible = Noch nicht berechtigt
+outcome-referred = Weiterverwiesen
+outcome-help_email = Hilfe mit E-Mails
+outcome-help_smartphone = Hilfe mit dem Smartphone
+outcome-help_login = Hilfe beim Anmelden
+outcome-help_forms = Hilfe mit einem Formular
+outcome-help_other = Andere Hilfe
+
+error-store_damaged = Die Zählungen sind beschädigt. Starten Sie den Kiosk neu: Er legt sie beiseite und zählt in einer neuen Datei weiter; PIN und Serververbindung bleiben erhalten.
+error-bundle_no_stick = Es wurde kein USB-Stick gefunden. Stecken Sie einen ein, warten Sie einige Sekunden und versuchen Sie es erneut.
+error-bundle_failed = Das Supportpaket konnte nicht auf den Stick geschrieben werden. Versuchen Sie einen anderen Stick.

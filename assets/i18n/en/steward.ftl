@@ -102,3 +102,48 @@ error-already_enrolled = This kiosk is already connected and has sent counts; co
 error-enrol_bad_code = This code is wrong, already used or expired: ask the coordination for a new one.
 error-enrol_unreachable = The hub could not be reached. Check the address and the connection.
 error-enrol_failed = Connecting to the hub failed. Check the address and try again.
+
+# The status bar's sync chip, when the last attempt failed: short, after the
+# last success and the changes waiting.
+sync-short-not_enrolled = not connected to a hub
+sync-short-config = settings wrong: connect again
+sync-short-unreachable = hub unreachable, retrying
+sync-short-timeout = hub too slow, retrying
+sync-short-refused = device refused: ask for a new code
+sync-short-bad_code = code refused: ask for a new one
+sync-short-forbidden_replica = counts refused: ask for a new code
+sync-short-unsupported_version = the kiosk needs an update
+sync-short-rejected = counts rejected: tell the coordination
+sync-short-hub_failed = hub problem, retrying
+sync-short-protocol = hub answer not understood: tell the coordination
+sync-short-store = counts unreadable
+status-sync-clock = clock { $minutes } min off
+status-notice = Note for the steward
+
+steward-notices-title = About this kiosk
+notice-quarantined = On { $when }, the visit counts on this kiosk were damaged and could not be read. They were set aside in { $path }. { $resumed ->
+    [yes] Counting continues in the same session, in a new store.
+   *[no] Counting continues in a new store as soon as a session is started.
+  } The PIN, the language and the hub connection are kept; visits already sent to the hub are safe there.
+notice-settings_reset = On { $when }, the settings of this kiosk could not be read. They were set aside in { $path }. The visit counts are untouched; the PIN was chosen again, and the hub connection needs a new code from the coordination.
+steward-notices-ack = Understood
+
+steward-support-title = Help from the helpdesk
+steward-support-intro = Plug in a USB stick, then write the support bundle: the logs and the kiosk's checks, without visit counts or personal data.
+steward-support-write = Write the support bundle on the USB stick
+steward-support-written = The support bundle was written to { $path }.
+
+outcome-appointment_booked = Appointment booked
+outcome-waiting_list = On the waiting list
+outcome-waiting_list_closed = Waiting list closed
+outcome-not_yet_eligible = Not yet eligible
+outcome-referred = Referred elsewhere
+outcome-help_email = Help with e-mails
+outcome-help_smartphone = Help with a smartphone
+outcome-help_login = Help logging in
+outcome-help_forms = Help with a form
+outcome-help_other = Other help
+
+error-store_damaged = The visit counts are damaged. Restart the kiosk: it sets them aside and counts on in a new store; the PIN and the hub connection are kept.
+error-bundle_no_stick = No USB stick was found. Plug one in, wait a few seconds and try again.
+error-bundle_failed = The support bundle could not be written on the stick. Try another stick.

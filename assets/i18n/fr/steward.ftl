@@ -102,3 +102,48 @@ error-already_enrolled = Ce kiosque est déjà relié et a envoyé des comptages
 error-enrol_bad_code = Ce code est faux, déjà utilisé ou expiré : demandez-en un nouveau à la coordination.
 error-enrol_unreachable = Le serveur est injoignable. Vérifiez l'adresse et la connexion.
 error-enrol_failed = La liaison au serveur a échoué. Vérifiez l'adresse et réessayez.
+
+# La pastille de synchronisation de la barre d'état, quand le dernier essai a
+# échoué : court, après la dernière réussite et les changements en attente.
+sync-short-not_enrolled = pas connecté à un serveur
+sync-short-config = réglages erronés : reconnectez
+sync-short-unreachable = serveur injoignable, nouvel essai
+sync-short-timeout = serveur trop lent, nouvel essai
+sync-short-refused = appareil refusé : demandez un nouveau code
+sync-short-bad_code = code refusé : demandez-en un nouveau
+sync-short-forbidden_replica = comptages refusés : demandez un nouveau code
+sync-short-unsupported_version = le kiosque doit être mis à jour
+sync-short-rejected = comptages rejetés : prévenez la coordination
+sync-short-hub_failed = problème du serveur, nouvel essai
+sync-short-protocol = réponse du serveur incomprise : prévenez la coordination
+sync-short-store = comptages illisibles
+status-sync-clock = horloge décalée de { $minutes } min
+status-notice = Message pour l'animateur
+
+steward-notices-title = À propos de ce kiosque
+notice-quarantined = Le { $when }, les comptages de ce kiosque étaient endommagés et n'ont pas pu être lus. Ils ont été mis de côté dans { $path }. { $resumed ->
+    [yes] Le comptage continue dans la même session, dans un nouveau fichier.
+   *[no] Le comptage continue dans un nouveau fichier dès qu'une session est ouverte.
+  } Le PIN, la langue et la connexion au serveur sont conservés ; les visites déjà envoyées au serveur y sont en sécurité.
+notice-settings_reset = Le { $when }, les réglages de ce kiosque n'ont pas pu être lus. Ils ont été mis de côté dans { $path }. Les comptages sont intacts ; le PIN a été choisi à nouveau, et la connexion au serveur demande un nouveau code de la coordination.
+steward-notices-ack = J'ai compris
+
+steward-support-title = Aide du service d'assistance
+steward-support-intro = Branchez une clé USB, puis écrivez le dossier d'assistance : les journaux et les vérifications du kiosque, sans comptages ni données personnelles.
+steward-support-write = Écrire le dossier d'assistance sur la clé USB
+steward-support-written = Le dossier d'assistance a été écrit dans { $path }.
+
+outcome-appointment_booked = Rendez-vous pris
+outcome-waiting_list = Sur la liste d'attente
+outcome-waiting_list_closed = Liste d'attente fermée
+outcome-not_yet_eligible = Pas encore éligible
+outcome-referred = Orienté ailleurs
+outcome-help_email = Aide pour les e-mails
+outcome-help_smartphone = Aide pour le smartphone
+outcome-help_login = Aide pour se connecter
+outcome-help_forms = Aide pour un formulaire
+outcome-help_other = Autre aide
+
+error-store_damaged = Les comptages sont endommagés. Redémarrez le kiosque : il les met de côté et continue de compter dans un nouveau fichier ; le PIN et la connexion au serveur sont conservés.
+error-bundle_no_stick = Aucune clé USB n'a été trouvée. Branchez-en une, attendez quelques secondes et réessayez.
+error-bundle_failed = Le dossier d'assistance n'a pas pu être écrit sur la clé. Essayez une autre clé.

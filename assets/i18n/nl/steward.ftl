@@ -102,3 +102,48 @@ error-already_enrolled = Deze kiosk is al verbonden en heeft tellingen verstuurd
 error-enrol_bad_code = Deze code is fout, al gebruikt of verlopen: vraag de coördinatie een nieuwe.
 error-enrol_unreachable = De server is onbereikbaar. Controleer het adres en de verbinding.
 error-enrol_failed = Verbinden met de server mislukte. Controleer het adres en probeer opnieuw.
+
+# Het synchronisatielabel in de statusbalk, als de laatste poging mislukte:
+# kort, na de laatste geslaagde en de wachtende wijzigingen.
+sync-short-not_enrolled = niet verbonden met een server
+sync-short-config = instellingen fout: verbind opnieuw
+sync-short-unreachable = server onbereikbaar, nieuwe poging
+sync-short-timeout = server te traag, nieuwe poging
+sync-short-refused = toestel geweigerd: vraag een nieuwe code
+sync-short-bad_code = code geweigerd: vraag een nieuwe
+sync-short-forbidden_replica = tellingen geweigerd: vraag een nieuwe code
+sync-short-unsupported_version = de kiosk moet bijgewerkt worden
+sync-short-rejected = tellingen geweigerd: verwittig de coördinatie
+sync-short-hub_failed = serverprobleem, nieuwe poging
+sync-short-protocol = antwoord van de server onbegrijpelijk: verwittig de coördinatie
+sync-short-store = tellingen onleesbaar
+status-sync-clock = klok { $minutes } min verschoven
+status-notice = Bericht voor de begeleider
+
+steward-notices-title = Over deze kiosk
+notice-quarantined = Op { $when } waren de tellingen van deze kiosk beschadigd en konden ze niet gelezen worden. Ze werden opzijgezet in { $path }. { $resumed ->
+    [yes] Het tellen gaat verder in dezelfde sessie, in een nieuw bestand.
+   *[no] Het tellen gaat verder in een nieuw bestand zodra een sessie gestart is.
+  } De pincode, de taal en de verbinding met de server blijven behouden; bezoeken die al naar de server gestuurd zijn, zijn daar veilig.
+notice-settings_reset = Op { $when } konden de instellingen van deze kiosk niet gelezen worden. Ze werden opzijgezet in { $path }. De tellingen zijn onaangeroerd; de pincode werd opnieuw gekozen, en voor de verbinding met de server is een nieuwe code van de coördinatie nodig.
+steward-notices-ack = Begrepen
+
+steward-support-title = Hulp van de helpdesk
+steward-support-intro = Steek een USB-stick in en schrijf dan het ondersteuningspakket: de logbestanden en de controles van de kiosk, zonder tellingen of persoonsgegevens.
+steward-support-write = Het ondersteuningspakket op de USB-stick schrijven
+steward-support-written = Het ondersteuningspakket werd geschreven naar { $path }.
+
+outcome-appointment_booked = Afspraak gemaakt
+outcome-waiting_list = Op de wachtlijst
+outcome-waiting_list_closed = Wachtlijst gesloten
+outcome-not_yet_eligible = Nog niet aan de beurt
+outcome-referred = Doorverwezen
+outcome-help_email = Hulp met e-mails
+outcome-help_smartphone = Hulp met een smartphone
+outcome-help_login = Hulp bij het aanmelden
+outcome-help_forms = Hulp met een formulier
+outcome-help_other = Andere hulp
+
+error-store_damaged = De tellingen zijn beschadigd. Start de kiosk opnieuw: hij zet ze opzij en telt verder in een nieuw bestand; de pincode en de verbinding met de server blijven behouden.
+error-bundle_no_stick = Er werd geen USB-stick gevonden. Steek er een in, wacht enkele seconden en probeer opnieuw.
+error-bundle_failed = Het ondersteuningspakket kon niet op de stick geschreven worden. Probeer een andere stick.

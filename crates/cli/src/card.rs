@@ -199,6 +199,7 @@ fn describe(e: &Event) -> String {
         } => format!("card error in {reader}: {message}"),
         Event::CardRemoved { reader } => format!("card removed from {reader}"),
         Event::ServiceUnavailable { message } => message.clone(),
+        Event::NoReader => "no card reader is plugged in".to_owned(),
     }
 }
 

@@ -5,6 +5,10 @@
 //! from the quarantine. The logs hold no personal data (dps-logs' test), so
 //! the bundle holds none either. Default destination: the first USB stick
 //! mounted under /media/$USER or /run/media/$USER, else the home folder.
+//!
+//! The kiosk window's steward area writes the same bundle with
+//! [`to_usb_stick`], which only ever writes to a removable stick (also
+//! ChromeOS's /mnt/chromeos/removable) and says so when there is none.
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +35,88 @@ pub enum BundleError {
     },
     #[error("cannot write the support bundle in {path}: {message}")]
     Zip { path: PathBuf, message: String },
+    #[error("no USB stick is plugged in (looked in {looked})")]
+    NoStick { looked: String },
+}
+
+impl BundleError {
+    /// A stable code for the window (`error-<code>` in the catalogs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            BundleError::NoStick { .. } | BundleError::NoDestination => "bundle_no_stick",
+            BundleError::Write { .. } | BundleError::Zip { .. } => "bundle_failed",
+        }
+    }
+}
+
+/// Lets tests point the search for sticks at a real directory of their
+/// own: its sub-directories are the "plugged-in sticks".
+pub const MEDIA_ROOT_ENV: &str = "DPS_REMOVABLE_MEDIA_ROOT";
+
+/// Where sticks appear for `user`: udisks under /media/USER and
+/// /run/media/USER; ChromeOS shares them with its Linux container under
+/// /mnt/chromeos/removable. [`MEDIA_ROOT_ENV`] replaces all three.
+pub fn media_roots(user: Option<&str>) -> Vec<PathBuf> {
+    if let Some(root) = std::env::var_os(MEDIA_ROOT_ENV).filter(|r| !r.is_empty()) {
+        return vec![PathBuf::from(root)];
+    }
+    let mut v = Vec::new();
+    if let Some(u) = user.filter(|u| !u.is_empty()) {
+        v.push(Path::new("/media").join(u));
+        v.push(Path::new("/run/media").join(u));
+    }
+    v.push(PathBuf::from("/mnt/chromeos/removable"));
+    v
+}
+
+/// The first stick (sub-directory, in name order) under the first root
+/// that has one.
+pub fn first_stick(roots: &[PathBuf]) -> Option<PathBuf> {
+    roots.iter().find_map(|root| {
+        let mut sticks: Vec<PathBuf> = std::fs::read_dir(root)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        sticks.sort();
+        sticks.into_iter().next()
+    })
+}
+
+/// The texts of a bundle made now: the doctor's checks and the flows check.
+pub fn texts(data_dir: &Path, now: DateTime<Utc>) -> Texts {
+    let doctor = crate::doctor::report(
+        data_dir,
+        now,
+        &dps_eid::diagnose(),
+        &crate::doctor::DoctorArgs::default(),
+    );
+    let flows_dir = dps_directory::assets_dir().join("flows");
+    let (_, flows_check) = crate::flows::check(&flows_dir);
+    Texts {
+        doctor_text: doctor.text(),
+        doctor_json: doctor.json(),
+        flows_check: format!("{}\n{flows_check}", flows_dir.display()),
+    }
+}
+
+/// The steward area's button: the bundle on the first USB stick in
+/// `roots`, never anywhere else. Blocking (the doctor asks pcscd and the
+/// hub): call it off the window's threads.
+pub fn to_usb_stick(
+    data_dir: &Path,
+    roots: &[PathBuf],
+    now: DateTime<Utc>,
+) -> Result<PathBuf, BundleError> {
+    let stick = first_stick(roots).ok_or_else(|| BundleError::NoStick {
+        looked: roots
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })?;
+    write_bundle(data_dir, &stick, now, &texts(data_dir, now)).map(|(path, _)| path)
 }
 
 /// What goes in, besides the logs: (name in the zip, content).
@@ -59,19 +145,7 @@ pub fn run(a: SupportArgs, g: &Global) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let doctor = crate::doctor::report(
-        &data_dir,
-        now,
-        &dps_eid::diagnose(),
-        &crate::doctor::DoctorArgs::default(),
-    );
-    let flows_dir = dps_directory::assets_dir().join("flows");
-    let (_, flows_check) = crate::flows::check(&flows_dir);
-    let texts = Texts {
-        doctor_text: doctor.text(),
-        doctor_json: doctor.json(),
-        flows_check: format!("{}\n{flows_check}", flows_dir.display()),
-    };
+    let texts = texts(&data_dir, now);
     match write_bundle(&data_dir, &out, now, &texts) {
         Ok((path, files)) => {
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -324,6 +398,24 @@ mod tests {
             Some(home.clone())
         );
         assert_eq!(default_out(None, None, &bases), None);
+    }
+
+    #[test]
+    fn the_window_writes_only_to_a_stick_and_says_when_there_is_none() {
+        let data = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let roots = [root.path().join("media/steward"), root.path().join("cros")];
+        let e = to_usb_stick(data.path(), &roots, Utc::now()).unwrap_err();
+        assert_eq!(e.code(), "bundle_no_stick");
+        assert!(e.to_string().contains("no USB stick"), "{e}");
+        // A stick on ChromeOS's path when there is none under /media.
+        std::fs::create_dir_all(root.path().join("cros/SanDisk")).unwrap();
+        let path = to_usb_stick(data.path(), &roots, Utc::now()).unwrap();
+        assert!(
+            path.starts_with(root.path().join("cros/SanDisk")),
+            "{path:?}"
+        );
+        assert!(path.extension().is_some_and(|x| x == "zip"));
     }
 
     #[test]

@@ -433,6 +433,11 @@ impl Kiosk {
                 self.reader = ReaderState::ServiceUnavailable;
                 self.card_gone(today)
             }
+            E::NoReader => {
+                self.readers.clear();
+                self.reader = ReaderState::NoReader;
+                self.card_gone(today)
+            }
             E::ReaderAdded { reader } => {
                 if !self.readers.contains(&reader) {
                     self.readers.push(reader);

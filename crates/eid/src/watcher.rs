@@ -68,6 +68,10 @@ pub enum Event {
     ServiceUnavailable {
         message: String,
     },
+    /// pcscd runs but lists no reader at all (said on connecting; a reader
+    /// unplugged later is a `ReaderRemoved`). Without it a kiosk started
+    /// with no reader plugged in had nothing to say.
+    NoReader,
 }
 
 struct Shared {
@@ -206,6 +210,7 @@ fn watch<F: FnMut(Event)>(
 ) -> bool {
     let mut states = vec![ReaderState::new(PNP_NOTIFICATION(), State::UNAWARE)];
     let mut present: Vec<CString> = Vec::new();
+    let mut connecting = true;
     let lost = loop {
         // Readers: drop the dead, add the new.
         let mut gone = Vec::new();
@@ -229,6 +234,8 @@ fn watch<F: FnMut(Event)>(
             });
         }
         match ctx.list_readers_owned() {
+            Ok(names) if names.is_empty() && connecting => sink(Event::NoReader),
+            Err(pcsc::Error::NoReadersAvailable) if connecting => sink(Event::NoReader),
             Ok(names) => {
                 for name in names {
                     if !states.iter().any(|rs| rs.name() == name.as_c_str()) {
@@ -243,6 +250,7 @@ fn watch<F: FnMut(Event)>(
             Err(e) if is_service_loss(e) => break true,
             Err(_) => {}
         }
+        connecting = false;
         for rs in &mut states {
             rs.sync_current_state();
         }

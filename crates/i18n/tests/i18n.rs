@@ -40,3 +40,52 @@ fn problems_are_listed_with_file_and_line() {
         nl/a.ftl:2: message hello defined twice (first at nl/a.ftl:1)"#]]
     .assert_eq(&text.join("\n"));
 }
+
+/// The steward's summaries name each outcome in the steward's language: every
+/// outcome an end step of a bundled flow can give needs `outcome-<code>` (the
+/// window falls back to the raw code for a flow added later without one).
+#[test]
+fn every_bundled_outcome_has_a_name_for_the_steward() {
+    let flows = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/flows");
+    let mut outcomes = std::collections::BTreeSet::new();
+    for f in std::fs::read_dir(&flows).unwrap() {
+        let p = f.unwrap().path();
+        if p.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        for line in std::fs::read_to_string(&p).unwrap().lines() {
+            if let Some(v) = line.trim().strip_prefix("outcome = \"") {
+                outcomes.insert(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    assert!(outcomes.len() >= 5, "{outcomes:?}");
+    let (catalog, _) = dps_i18n::load(&assets()).unwrap();
+    let mut missing = Vec::new();
+    for (lang, ids) in &catalog {
+        for o in &outcomes {
+            if !ids.contains_key(&format!("outcome-{o}")) {
+                missing.push(format!("{lang}: outcome-{o}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+/// The status bar says the last sync error in a few words: each
+/// `sync-error-<code>` (the steward area's sentence) has its `sync-short-<code>`.
+#[test]
+fn every_sync_error_has_a_short_form_for_the_status_bar() {
+    let (catalog, _) = dps_i18n::load(&assets()).unwrap();
+    let mut missing = Vec::new();
+    for (lang, ids) in &catalog {
+        for id in ids.keys() {
+            if let Some(code) = id.strip_prefix("sync-error-") {
+                if !ids.contains_key(&format!("sync-short-{code}")) {
+                    missing.push(format!("{lang}: sync-short-{code}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}

@@ -22,8 +22,8 @@ pub use dps_flow::view::{
 };
 pub use dps_model::{AgeBand, Channel, Code, Language, VisitRecord};
 pub use dps_steward::{
-    Counting, MunicipalityOption, SessionView, SiteChoice, SiteOption, StewardAction, StewardArea,
-    StewardReply, StewardStatus, SummaryRow, SummaryView,
+    Counting, MunicipalityOption, NoticeView, ProcedureTitle, SessionView, SiteChoice, SiteOption,
+    StewardAction, StewardArea, StewardReply, StewardStatus, SummaryRow, SummaryView,
 };
 pub use dps_sync::SyncStatus;
 
@@ -155,6 +155,8 @@ pub fn typescript() -> String {
     decl::<StewardStatus>(&cfg, &mut out);
     decl::<SiteOption>(&cfg, &mut out);
     decl::<MunicipalityOption>(&cfg, &mut out);
+    decl::<NoticeView>(&cfg, &mut out);
+    decl::<ProcedureTitle>(&cfg, &mut out);
     decl::<StewardArea>(&cfg, &mut out);
     decl::<StewardReply>(&cfg, &mut out);
     decl::<SiteChoice>(&cfg, &mut out);

@@ -27,7 +27,8 @@ pub fn card_event(e: &Event) {
     match e {
         Event::ReaderAdded { .. }
         | Event::ReaderRemoved { .. }
-        | Event::ServiceUnavailable { .. } => {
+        | Event::ServiceUnavailable { .. }
+        | Event::NoReader => {
             tracing::info!(target: "dps_kiosk::card", "{}", card_line(e));
         }
         _ => tracing::debug!(target: "dps_kiosk::card", "{}", card_line(e)),
@@ -134,6 +135,7 @@ pub fn card_line(e: &Event) -> String {
         }
         Event::CardRemoved { reader } => format!("card removed from {reader}"),
         Event::ServiceUnavailable { message } => format!("card service unavailable: {message}"),
+        Event::NoReader => "no card reader".to_owned(),
     }
 }
 

@@ -11,6 +11,7 @@
 //! button), not something worth a disk write; a restart clears them, which
 //! costs an attacker a visible restart of the kiosk.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use ts_rs::TS;
 use dps_directory::Directory;
 use dps_model::{Code, Language, Municipality, VisitRecord};
 use dps_sync::SyncStatus;
-use dps_tally::{Site, TallyError, TallyStore};
+use dps_tally::{Site, StoreNotice, TallyError, TallyStore};
 
 pub mod autostart;
 pub mod instance;
@@ -72,6 +73,7 @@ impl StewardError {
                 TallyError::PinNotSet => "pin_not_set",
                 TallyError::WrongPin => "pin_wrong",
                 TallyError::StoreInUse { .. } => "store_in_use",
+                TallyError::Damaged(_) => "store_damaged",
                 _ => "store_failed",
             },
         }
@@ -137,6 +139,10 @@ pub enum StewardAction {
         hub: String,
         code: String,
     },
+    /// The steward has read the store notices (a quarantine…).
+    AcknowledgeNotices,
+    /// Write a support bundle (logs + doctor) to the USB stick.
+    SupportBundle,
     /// Leave the kiosk (the only way out for anyone).
     Quit,
 }
@@ -147,8 +153,14 @@ pub enum StewardAction {
 pub enum Effect {
     None,
     SyncNow,
-    Enrol { hub: String, code: String },
+    Enrol {
+        hub: String,
+        code: String,
+    },
     Training(bool),
+    /// The shell writes the support bundle and reports where with
+    /// [`Steward::bundle_written`].
+    SupportBundle,
     Quit,
 }
 
@@ -223,9 +235,58 @@ pub struct StewardStatus {
     pub session: Option<SessionView>,
     /// Number, within its session, of the last visit confirmed on disk.
     pub last_counted: Option<u32>,
-    /// Something the steward must know about the store (set aside after damage…).
+    /// Why the store could not be opened, as an error code the window
+    /// translates (`error-<code>`); `None` when it is open.
     pub store_problem: Option<String>,
+    /// The steward has notices to read in the steward area (a quarantine…).
+    /// Only a flag: the details are behind the PIN, never on a resident's
+    /// screen.
+    pub notice: bool,
     pub sync: SyncStatus,
+}
+
+/// A notice for the steward, shown in the steward area until acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NoticeView {
+    /// The counts could not be read and were set aside in `moved_to`; a new
+    /// store counts on (in the same session when `session_resumed`).
+    Quarantined {
+        /// RFC 3339.
+        at: String,
+        moved_to: String,
+        session_resumed: bool,
+    },
+    /// The settings could not be read and were set aside; the PIN was set again.
+    SettingsReset { at: String, moved_to: String },
+}
+
+impl From<&StoreNotice> for NoticeView {
+    fn from(n: &StoreNotice) -> NoticeView {
+        match n {
+            StoreNotice::Quarantined {
+                at,
+                moved_to,
+                session_resumed,
+                ..
+            } => NoticeView::Quarantined {
+                at: at.to_rfc3339(),
+                moved_to: moved_to.display().to_string(),
+                session_resumed: *session_resumed,
+            },
+            StoreNotice::SettingsReset { at, moved_to } => NoticeView::SettingsReset {
+                at: at.to_rfc3339(),
+                moved_to: moved_to.display().to_string(),
+            },
+        }
+    }
+}
+
+/// A procedure's title in the steward's language, for the tallies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ProcedureTitle {
+    pub id: Code,
+    pub title: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -255,6 +316,13 @@ pub struct StewardArea {
     pub autostart: Option<bool>,
     /// The last visit undone in this session, by its number.
     pub last_undone: Option<u32>,
+    /// Store notices not yet acknowledged, oldest first.
+    pub notices: Vec<NoticeView>,
+    /// The procedures' titles in the steward's language (summaries show
+    /// these, not ids; a procedure no longer offered shows its id).
+    pub procedures: Vec<ProcedureTitle>,
+    /// Where the last support bundle was written (this unlock).
+    pub support_bundle: Option<String>,
 }
 
 /// What every steward command answers: the status, and the area if unlocked.
@@ -283,6 +351,9 @@ pub struct Steward {
     last_counted: Option<u32>,
     last_undone: Option<u32>,
     autostart: Option<autostart::Autostart>,
+    /// Procedure id → its title in each language (from the flow files).
+    titles: BTreeMap<Code, BTreeMap<Language, String>>,
+    support_bundle: Option<String>,
 }
 
 impl Steward {
@@ -303,7 +374,20 @@ impl Steward {
             last_counted: None,
             last_undone: None,
             autostart,
+            titles: BTreeMap::new(),
+            support_bundle: None,
         }
+    }
+
+    /// The procedures' titles by language, for the summaries.
+    pub fn with_titles(mut self, titles: BTreeMap<Code, BTreeMap<Language, String>>) -> Steward {
+        self.titles = titles;
+        self
+    }
+
+    /// The shell wrote the support bundle at `path`.
+    pub fn bundle_written(&mut self, path: String) {
+        self.support_bundle = Some(path);
     }
 
     pub fn store(&self) -> Option<Arc<TallyStore>> {
@@ -373,6 +457,7 @@ impl Steward {
                 session: None,
                 last_counted: None,
                 store_problem: self.store_problem.clone(),
+                notice: false,
                 sync,
             };
         };
@@ -394,6 +479,7 @@ impl Steward {
             last_counted: session.as_ref().and(self.last_counted),
             session,
             store_problem: self.store_problem.clone(),
+            notice: !store.notices().is_empty(),
             sync,
         }
     }
@@ -403,6 +489,7 @@ impl Steward {
             return Err(StewardError::Locked);
         }
         let store = self.store_ref()?;
+        let language = self.language();
         let last_ended = store
             .sessions()?
             .into_iter()
@@ -430,9 +517,23 @@ impl Steward {
                     name_nl: m.name_nl().to_owned(),
                 })
                 .collect(),
-            language: self.language(),
+            language,
             autostart: self.autostart.as_ref().map(|a| a.is_on()),
             last_undone: self.last_undone,
+            notices: store.notices().iter().map(NoticeView::from).collect(),
+            procedures: self
+                .titles
+                .iter()
+                .map(|(id, t)| ProcedureTitle {
+                    id: id.clone(),
+                    title: t
+                        .get(&language)
+                        .or_else(|| t.get(&Language::Fr))
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string()),
+                })
+                .collect(),
+            support_bundle: self.support_bundle.clone(),
         })
     }
 
@@ -501,6 +602,7 @@ impl Steward {
             }
             A::Lock => {
                 self.unlocked = false;
+                self.support_bundle = None;
                 Ok(Effect::None)
             }
             A::ChangePin {
@@ -579,6 +681,15 @@ impl Steward {
             A::Enrol { hub, code } => {
                 self.require_unlocked()?;
                 Ok(Effect::Enrol { hub, code })
+            }
+            A::AcknowledgeNotices => {
+                self.require_unlocked()?;
+                self.store_ref()?.acknowledge_notices()?;
+                Ok(Effect::None)
+            }
+            A::SupportBundle => {
+                self.require_unlocked()?;
+                Ok(Effect::SupportBundle)
             }
             A::Quit => {
                 self.require_unlocked()?;

@@ -380,18 +380,113 @@ fn steward_language_autostart_training_and_quit() {
 fn without_a_store_nothing_is_counted_and_the_status_says_so() {
     let mut s = Steward::new(
         None,
-        Some("the store could not be opened".into()),
+        Some("store_in_use".into()),
         Directory::bundled().unwrap(),
         None,
     );
     let st = s.status(SyncStatus::default());
     assert_eq!(st.counting, Counting::StoreUnavailable);
-    assert_eq!(
-        st.store_problem.as_deref(),
-        Some("the store could not be opened")
-    );
+    assert_eq!(st.store_problem.as_deref(), Some("store_in_use"));
+    assert!(!st.notice);
     match s.count(visit("bruvax", "appointment"), now()) {
         CountOutcome::NotCounted(e) => assert_eq!(e.code(), "store_unavailable"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_quarantine_notice_waits_behind_the_pin_until_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    {
+        let store = TallyStore::open(&data, now()).unwrap().store;
+        store.set_pin("2580").unwrap();
+        store.set_steward_language(Language::De).unwrap();
+    }
+    let db = data.join(dps_tally::STORE_DIR).join("db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes.iter_mut().for_each(|b| *b = !*b);
+    std::fs::write(&db, bytes).unwrap();
+    let opened = TallyStore::open(&data, now()).unwrap();
+    assert!(matches!(
+        opened.status,
+        dps_tally::OpenStatus::Quarantined { .. }
+    ));
+    let mut s = Steward::new(
+        Some(Arc::new(opened.store)),
+        None,
+        Directory::bundled().unwrap(),
+        None,
+    );
+    // Only a flag while locked: the details are for the steward.
+    let st = s.status(SyncStatus::default());
+    assert!(st.notice && st.pin_set);
+    assert_eq!(
+        code(s.act(A::AcknowledgeNotices, now()).unwrap_err()),
+        "steward_locked"
+    );
+    s.act(A::Unlock { pin: "2580".into() }, now()).unwrap();
+    let area = s.area(now()).unwrap();
+    assert_eq!(
+        area.language,
+        Language::De,
+        "the steward's language is kept"
+    );
+    match area.notices.as_slice() {
+        [dps_steward::NoticeView::Quarantined { moved_to, .. }] => {
+            assert!(moved_to.contains("quarantine"), "{moved_to}")
+        }
+        other => panic!("{other:?}"),
+    }
+    s.act(A::AcknowledgeNotices, now()).unwrap();
+    assert!(s.area(now()).unwrap().notices.is_empty());
+    assert!(!s.status(SyncStatus::default()).notice);
+}
+
+#[test]
+fn summaries_name_procedures_in_the_stewards_language() {
+    let mut f = fixture();
+    let titles = [(
+        Code::new("other-help").unwrap(),
+        [
+            (Language::Fr, "Autre aide numérique".to_owned()),
+            (Language::Nl, "Andere digitale hulp".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+    )]
+    .into_iter()
+    .collect();
+    let mut s = std::mem::replace(
+        &mut f.steward,
+        Steward::new(None, None, Directory::bundled().unwrap(), None),
+    )
+    .with_titles(titles);
+    s.act(
+        A::SetPin {
+            pin: "2580".into(),
+            confirm: "2580".into(),
+        },
+        now(),
+    )
+    .unwrap();
+    let title = |s: &Steward| s.area(now()).unwrap().procedures[0].title.clone();
+    assert_eq!(title(&s), "Autre aide numérique");
+    s.act(
+        A::SetLanguage {
+            language: Language::Nl,
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(title(&s), "Andere digitale hulp");
+    // No title in the steward's language: French, the kiosk's default.
+    s.act(
+        A::SetLanguage {
+            language: Language::En,
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(title(&s), "Autre aide numérique");
 }

@@ -20,8 +20,13 @@ pub enum TallyError {
     },
     #[error("the visit count store failed: {0}")]
     Store(#[from] sled::Error),
-    /// An entry in the store could not be decoded: the store is damaged.
-    #[error("the visit count store is damaged ({0}); restart the kiosk to set it aside")]
+    /// An entry in the store could not be decoded: the store is damaged. The
+    /// store marks itself (`tally.damaged`), so the restart this asks for
+    /// really does set it aside (see `TallyStore::open`).
+    #[error(
+        "the visit count store is damaged ({0}); restart the kiosk: it sets the damaged \
+         counts aside and counts on in a new store, keeping the PIN and the hub connection"
+    )]
     Damaged(String),
     #[error("no outreach session is open: start a session before counting visits")]
     NoSession,

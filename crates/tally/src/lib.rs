@@ -11,13 +11,16 @@
 
 mod error;
 mod pin;
+mod settings;
 pub mod simulate;
 mod store;
 mod types;
 
 pub use error::{Result, TallyError};
+pub use settings::{StoreNotice, SETTINGS_FILE};
 pub use store::{
-    brussels_day, OpenStatus, Opened, TallyStore, QUARANTINE_DIR, SETTING_DEVICE_ID,
-    SETTING_HUB_URL, SETTING_STEWARD_LANGUAGE, SETTING_TOKEN, STORE_DIR,
+    brussels_day, OpenStatus, Opened, TallyStore, DAMAGED_MARKER, QUARANTINE_DIR,
+    SETTING_DEVICE_ID, SETTING_HUB_URL, SETTING_SESSION_SITE, SETTING_STEWARD_LANGUAGE,
+    SETTING_TOKEN, STORE_DIR,
 };
 pub use types::{CellTotal, ProcedureOutcome, Session, Site, Summary, UndoReceipt, VisitReceipt};

@@ -1,11 +1,12 @@
-//! The steward PIN: an argon2 hash in the store, set at first start.
+//! The steward PIN: an argon2 hash in the settings file (it survives a
+//! quarantine of the counts), set at first start.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
 use crate::error::{Result, TallyError};
-use crate::store::{TallyStore, M_PIN};
+use crate::store::TallyStore;
 
 fn check_format(pin: &str) -> Result<()> {
     if (4..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
@@ -25,7 +26,7 @@ fn hash(pin: &str) -> Result<String> {
 
 impl TallyStore {
     pub fn pin_is_set(&self) -> Result<bool> {
-        Ok(self.get_raw(M_PIN)?.is_some())
+        Ok(self.pin_hash().is_some())
     }
 
     /// Sets the PIN at first start; refuses if one is set already (changing
@@ -35,14 +36,12 @@ impl TallyStore {
         if self.pin_is_set()? {
             return Err(TallyError::PinAlreadySet);
         }
-        self.put_raw(M_PIN, hash(pin)?.as_bytes())
+        self.set_pin_hash(hash(pin)?)
     }
 
     pub fn verify_pin(&self, pin: &str) -> Result<bool> {
-        let stored = self.get_raw(M_PIN)?.ok_or(TallyError::PinNotSet)?;
-        let text = std::str::from_utf8(&stored)
-            .map_err(|_| TallyError::Damaged("the PIN hash is not text".into()))?;
-        let parsed = PasswordHash::new(text)
+        let stored = self.pin_hash().ok_or(TallyError::PinNotSet)?;
+        let parsed = PasswordHash::new(&stored)
             .map_err(|e| TallyError::Damaged(format!("the PIN hash: {e}")))?;
         Ok(Argon2::default()
             .verify_password(pin.as_bytes(), &parsed)
@@ -54,6 +53,6 @@ impl TallyStore {
         if !self.verify_pin(old)? {
             return Err(TallyError::WrongPin);
         }
-        self.put_raw(M_PIN, hash(new)?.as_bytes())
+        self.set_pin_hash(hash(new)?)
     }
 }

@@ -12,7 +12,13 @@
 //! - `v/` + session id + visit no → `flag ‖ cell key`: the open session's
 //!   visit log, only so "undo last visit" knows which cell to retract. It is
 //!   deleted when the session ends; a visit log never outlives its session.
-//! - `o/` + name          → settings (hub URL, device id, token, UI language)
+//! - `o/` + name          → settings of stores made before `settings.json`;
+//!   moved into that file (see `settings`) the first time such a store opens.
+//!
+//! The PIN, the steward's language and the enrolment live in `settings.json`
+//! beside the store, not in it, so a quarantined store takes none of them
+//! along. A damaged entry found after a good open marks the store damaged
+//! (`tally.damaged`), so the next start sets it aside as the error says.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -26,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use sled::Batch;
 
 use crate::error::{Result, TallyError};
+use crate::settings::{Settings, StoreNotice};
 use crate::types::{CellTotal, Session, Site, Summary, UndoReceipt, VisitReceipt};
 
 /// Sub-directory of the data dir holding the sled files.
@@ -35,6 +42,10 @@ pub const QUARANTINE_DIR: &str = "quarantine";
 const LOCK_FILE: &str = "tally.lock";
 /// Present while a new store is being created (see `TallyStore::create`).
 const CREATING_MARKER: &str = "tally.creating";
+/// Written when an entry of the open store cannot be decoded: the next open
+/// quarantines the store (its content is the reason, never personal data:
+/// the store holds none).
+pub const DAMAGED_MARKER: &str = "tally.damaged";
 
 /// Settings the sync helper uses. The token is a secret of the device, not
 /// personal data.
@@ -42,6 +53,8 @@ pub const SETTING_DEVICE_ID: &str = "device_id";
 pub const SETTING_HUB_URL: &str = "hub_url";
 pub const SETTING_TOKEN: &str = "token";
 pub const SETTING_STEWARD_LANGUAGE: &str = "steward_language";
+/// The open session's site (JSON), so a session goes on after a quarantine.
+pub const SETTING_SESSION_SITE: &str = "session_site";
 
 /// Counts are tiny; a small cache keeps the kiosk's memory low on old laptops.
 const CACHE_CAPACITY: u64 = 4 * 1024 * 1024;
@@ -87,8 +100,9 @@ impl Opened {
         match &self.status {
             OpenStatus::Quarantined { moved_to, .. } => Some(format!(
                 "The visit counts on this kiosk were damaged and could not be read. They were \
-                 set aside in {} and counting starts again from zero. Visits already sent to the \
-                 coordination hub are safe there.",
+                 set aside in {} and counting starts again from zero in a new store; the PIN, \
+                 the steward's language and the hub connection are kept. Visits already sent \
+                 to the coordination hub are safe there.",
                 moved_to.display()
             )),
             _ => None,
@@ -112,6 +126,12 @@ pub struct TallyStore {
     incarnation: String,
     device: RwLock<String>,
     path: PathBuf,
+    /// The data dir (the settings file and the damage marker live there).
+    data_dir: PathBuf,
+    /// `settings.json`, as last written (this process alone writes it).
+    settings: Mutex<Settings>,
+    /// The damage marker is written once per process.
+    damage_marked: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for TallyStore {
@@ -247,6 +267,58 @@ fn fsync_dir(dir: &Path) -> Result<()> {
         .map_err(TallyError::io(dir))
 }
 
+fn remove_if_there(file: &Path, dir: &Path) -> Result<()> {
+    match std::fs::remove_file(file) {
+        Ok(()) => fsync_dir(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(TallyError::Io {
+            path: file.to_owned(),
+            source: e,
+        }),
+    }
+}
+
+/// Moves settings a store made before `settings.json` still holds (`o/…`
+/// keys and the PIN) into the settings file, then out of sled: file first,
+/// so a crash in between only leaves a copy that the next open moves again
+/// (what the file has already wins).
+fn migrate_settings(db: &sled::Db, data_dir: &Path, settings: &mut Settings) -> Result<()> {
+    let mut old = Vec::new();
+    for kv in db.scan_prefix(P_SETTING) {
+        let (k, v) = kv?;
+        old.push((k, v));
+    }
+    let pin = db.get(M_PIN)?;
+    if old.is_empty() && pin.is_none() {
+        return Ok(());
+    }
+    let mut next = settings.clone();
+    for (k, v) in &old {
+        let name = String::from_utf8_lossy(&k[P_SETTING.len()..]).into_owned();
+        let value = String::from_utf8(v.to_vec())
+            .map_err(|_| TallyError::Damaged(format!("setting {name} is not text")))?;
+        next.values.entry(name).or_insert(value);
+    }
+    if let Some(p) = &pin {
+        if next.pin.is_none() {
+            next.pin = Some(
+                String::from_utf8(p.to_vec())
+                    .map_err(|_| TallyError::Damaged("the PIN hash is not text".into()))?,
+            );
+        }
+    }
+    next.save(data_dir)?;
+    *settings = next;
+    let mut b = Batch::default();
+    for (k, _) in old {
+        b.remove(k);
+    }
+    b.remove(M_PIN);
+    db.apply_batch(b)?;
+    db.flush()?;
+    Ok(())
+}
+
 /// Why sled could not open the store, sorted into what we do about it.
 enum OpenFailure {
     InUse,
@@ -323,43 +395,67 @@ impl TallyStore {
             });
         }
         let path = dir.join(STORE_DIR);
+        let settings = Settings::load(dir, &dir.join(QUARANTINE_DIR), now)?;
         let marker = dir.join(CREATING_MARKER);
         if marker.exists() && path.exists() {
             // A creation cut short by a crash: it never held a count.
             std::fs::remove_dir_all(&path).map_err(TallyError::io(&path))?;
         }
+        let damaged_marker = dir.join(DAMAGED_MARKER);
         if !path.exists() {
-            let store = TallyStore::create(lock, dir, now)?;
+            // A marker without a store: the quarantine went through and the
+            // start was cut short before the marker was removed.
+            remove_if_there(&damaged_marker, dir)?;
+            let store = TallyStore::create(lock, dir, now, settings)?;
             return Ok(Opened {
                 store,
                 status: OpenStatus::New,
             });
         }
-        let damage = match open_sled(&path) {
-            Ok(db) => {
-                if db.get(M_INCARNATION).map_err(TallyError::from)?.is_some() {
-                    let store = TallyStore::from_db(db, lock, path)?;
-                    return Ok(Opened {
-                        store,
-                        status: OpenStatus::Existing,
-                    });
+        let marked = std::fs::read_to_string(&damaged_marker).ok();
+        let damage = match marked {
+            Some(reason) => format!("an entry could not be read while counting: {reason}"),
+            None => match open_sled(&path) {
+                Ok(db) => {
+                    if db.get(M_INCARNATION).map_err(TallyError::from)?.is_some() {
+                        let store = TallyStore::from_db(db, lock, path, dir, settings)?;
+                        return Ok(Opened {
+                            store,
+                            status: OpenStatus::Existing,
+                        });
+                    }
+                    // A store only ever appears at `path` with its identity record
+                    // (see `create`), so sled recovered a log cut short: counting
+                    // on would mix two histories.
+                    drop(db);
+                    "the store opened without its identity record".to_owned()
                 }
-                // A store only ever appears at `path` with its identity record
-                // (see `create`), so sled recovered a log cut short: counting
-                // on would mix two histories.
-                drop(db);
-                "the store opened without its identity record".to_owned()
-            }
-            Err(OpenFailure::InUse) => {
-                return Err(TallyError::StoreInUse {
-                    dir: dir.to_owned(),
-                })
-            }
-            Err(OpenFailure::Other(e)) => return Err(e),
-            Err(OpenFailure::Damaged(reason)) => reason,
+                Err(OpenFailure::InUse) => {
+                    return Err(TallyError::StoreInUse {
+                        dir: dir.to_owned(),
+                    })
+                }
+                Err(OpenFailure::Other(e)) => return Err(e),
+                Err(OpenFailure::Damaged(reason)) => reason,
+            },
         };
         let moved_to = quarantine(dir, &path, now)?;
-        let store = TallyStore::create(lock, dir, now)?;
+        remove_if_there(&damaged_marker, dir)?;
+        // The session open when the damage happened goes on at the same site:
+        // counting continues without the steward doing anything. (Read
+        // before `create`, which drops a session site its store lacks.)
+        let carried = settings.values.get(SETTING_SESSION_SITE).cloned();
+        let store = TallyStore::create(lock, dir, now, settings)?;
+        let session_resumed = match carried.map(|j| serde_json::from_str::<Site>(&j)) {
+            Some(Ok(site)) => store.start_session(site, now).is_ok(),
+            _ => false,
+        };
+        store.add_notice(StoreNotice::Quarantined {
+            at: now,
+            moved_to: moved_to.clone(),
+            reason: damage.clone(),
+            session_resumed,
+        })?;
         Ok(Opened {
             store,
             status: OpenStatus::Quarantined {
@@ -369,7 +465,13 @@ impl TallyStore {
         })
     }
 
-    fn from_db(db: sled::Db, lock: File, path: PathBuf) -> Result<TallyStore> {
+    fn from_db(
+        db: sled::Db,
+        lock: File,
+        path: PathBuf,
+        data_dir: &Path,
+        mut settings: Settings,
+    ) -> Result<TallyStore> {
         let log_path = path.join("db");
         let log_file = OpenOptions::new()
             .read(true)
@@ -384,12 +486,13 @@ impl TallyStore {
         };
         let incarnation = text(M_INCARNATION)?;
         let fallback = text(M_DEVICE_FALLBACK)?;
-        let device = match db.get(key(P_SETTING, SETTING_DEVICE_ID.as_bytes()))? {
-            Some(v) => String::from_utf8(v.to_vec())
-                .map_err(|_| TallyError::Damaged("device id not text".into()))?,
-            None => fallback,
-        };
-        Ok(TallyStore {
+        migrate_settings(&db, data_dir, &mut settings)?;
+        let device = settings
+            .values
+            .get(SETTING_DEVICE_ID)
+            .cloned()
+            .unwrap_or(fallback);
+        let store = TallyStore {
             db,
             log_file,
             _lock: lock,
@@ -398,14 +501,48 @@ impl TallyStore {
             incarnation,
             device: RwLock::new(device),
             path,
-        })
+            data_dir: data_dir.to_owned(),
+            settings: Mutex::new(settings),
+            damage_marked: std::sync::atomic::AtomicBool::new(false),
+        };
+        // Not fatal: a damaged session entry marks the store for quarantine
+        // at the next start (`noted`), and counting may still work till then.
+        if let Err(e) = store.sync_session_site() {
+            let _ = store.noted::<()>(Err(e));
+        }
+        Ok(store)
+    }
+
+    /// Keeps `session_site` in the settings in step with the store's open
+    /// session (stores from before the settings file, or a crash between the
+    /// two writes).
+    fn sync_session_site(&self) -> Result<()> {
+        let want = match self.current_session_()? {
+            Some(s) => Some(
+                serde_json::to_string(&s.site)
+                    .map_err(|e| TallyError::Damaged(format!("a session site: {e}")))?,
+            ),
+            None => None,
+        };
+        if self.get_setting(SETTING_SESSION_SITE)? != want {
+            match want {
+                Some(w) => self.put_setting(SETTING_SESSION_SITE, &w)?,
+                None => self.delete_setting(SETTING_SESSION_SITE)?,
+            }
+        }
+        Ok(())
     }
 
     /// Creates a store with a new incarnation at `dir/tally`. A marker file
     /// exists from before sled creates anything until the identity record is
     /// durable, so a store without one and without the marker can only be
     /// damage, and one with the marker is an interrupted creation.
-    fn create(lock: File, data_dir: &Path, now: DateTime<Utc>) -> Result<TallyStore> {
+    fn create(
+        lock: File,
+        data_dir: &Path,
+        now: DateTime<Utc>,
+        settings: Settings,
+    ) -> Result<TallyStore> {
         let path = data_dir.join(STORE_DIR);
         let marker = data_dir.join(CREATING_MARKER);
         File::create(&marker)
@@ -448,7 +585,7 @@ impl TallyStore {
         fsync_dir(&path)?;
         std::fs::remove_file(&marker).map_err(TallyError::io(&marker))?;
         fsync_dir(data_dir)?;
-        TallyStore::from_db(db, lock, path)
+        TallyStore::from_db(db, lock, path, data_dir, settings)
     }
 
     /// Where the sled files are.
@@ -532,9 +669,9 @@ impl TallyStore {
 
     /// Counts one visit in the open session's site, on `now`'s Brussels day.
     /// Returns only once the count is flushed and fsynced.
-    pub fn record(&self, visit: VisitRecord, now: DateTime<Utc>) -> Result<VisitReceipt> {
+    fn record_(&self, visit: VisitRecord, now: DateTime<Utc>) -> Result<VisitReceipt> {
         let _g = self.lock();
-        let session = self.current_session()?.ok_or(TallyError::NoSession)?;
+        let session = self.current_session_()?.ok_or(TallyError::NoSession)?;
         let cell = CellKey::new(brussels_day(now), session.site_code.clone(), visit);
         let ck = cell_bytes(&cell)?;
         let mut b = Batch::default();
@@ -554,9 +691,9 @@ impl TallyStore {
 
     /// Retracts the open session's last visit not yet undone. Never retracts
     /// more than was counted, and never a visit of an earlier session.
-    pub fn undo_last(&self) -> Result<UndoReceipt> {
+    fn undo_last_(&self) -> Result<UndoReceipt> {
         let _g = self.lock();
-        let session = self.current_session()?.ok_or(TallyError::NoSession)?;
+        let session = self.current_session_()?.ok_or(TallyError::NoSession)?;
         let prefix = key(P_VISIT, &session.id.to_be_bytes());
         let mut found = None;
         for kv in self.db.scan_prefix(&prefix).rev() {
@@ -593,7 +730,7 @@ impl TallyStore {
     }
 
     /// Every cell with its counts, in cell order.
-    pub fn cells(&self) -> Result<Vec<CellTotal>> {
+    fn cells_(&self) -> Result<Vec<CellTotal>> {
         let mut out = Vec::new();
         for kv in self.db.scan_prefix(P_CELL) {
             let (k, v) = kv?;
@@ -607,7 +744,7 @@ impl TallyStore {
 
     /// Net totals by cell (cells whose visits were all undone are left out).
     pub fn totals(&self) -> Result<Vec<CellTotal>> {
-        Ok(self.cells()?.into_iter().filter(|c| c.net > 0).collect())
+        Ok(self.cells_()?.into_iter().filter(|c| c.net > 0).collect())
     }
 
     /// Today's (Brussels day of `now`) cells, net.
@@ -621,7 +758,7 @@ impl TallyStore {
     }
 
     /// Today's visits by procedure and outcome.
-    pub fn today_summary(&self, now: DateTime<Utc>) -> Result<Summary> {
+    fn today_summary_(&self, now: DateTime<Utc>) -> Result<Summary> {
         let day = brussels_day(now);
         let cells: Vec<_> = self
             .cells()?
@@ -636,7 +773,7 @@ impl TallyStore {
     /// Cells changed after watermark `after` with their ABSOLUTE counts, at
     /// most `limit`, in change order, plus the watermark to acknowledge once
     /// the hub has them (`after` itself when nothing is pending).
-    pub fn pending(
+    fn pending_(
         &self,
         after: u64,
         limit: usize,
@@ -682,19 +819,19 @@ impl TallyStore {
     }
 
     /// The watermark the hub last acknowledged.
-    pub fn acked(&self) -> Result<u64, TallyError> {
+    fn acked_(&self) -> Result<u64, TallyError> {
         u64_of(self.db.get(M_ACKED)?, "the acked watermark")
     }
 
     /// Records (durably) that the hub has every change up to `watermark`.
     /// Acknowledgements never move backwards: an old, replayed ack is ignored.
-    pub fn set_acked(&self, watermark: u64) -> Result<(), TallyError> {
+    fn set_acked_(&self, watermark: u64) -> Result<(), TallyError> {
         let _g = self.lock();
         let latest = self.seq()?;
         if watermark > latest {
             return Err(TallyError::WatermarkAhead { watermark, latest });
         }
-        if watermark <= self.acked()? {
+        if watermark <= self.acked_()? {
             return Ok(());
         }
         let mut b = Batch::default();
@@ -703,8 +840,8 @@ impl TallyStore {
     }
 
     /// How many cells changed since the acknowledged watermark.
-    pub fn pending_count(&self) -> Result<u64, TallyError> {
-        let start = key(P_CHANGE, &self.acked()?.saturating_add(1).to_be_bytes());
+    fn pending_count_(&self) -> Result<u64, TallyError> {
+        let start = key(P_CHANGE, &self.acked_()?.saturating_add(1).to_be_bytes());
         let end = key(P_CHANGE, &u64::MAX.to_be_bytes());
         let mut n = 0;
         for kv in self.db.range(start..=end) {
@@ -714,32 +851,47 @@ impl TallyStore {
         Ok(n)
     }
 
-    // ---- settings ----------------------------------------------------------
+    // ---- settings (in `settings.json`, see `crate::settings`) -------------
 
-    fn setting_key(name: &str) -> Result<Vec<u8>> {
+    fn check_setting_name(name: &str) -> Result<()> {
         match dps_model::Code::new(name) {
-            Ok(_) => Ok(key(P_SETTING, name.as_bytes())),
+            Ok(_) => Ok(()),
             Err(_) => Err(TallyError::InvalidSettingName(name.to_owned())),
         }
     }
 
-    pub fn get_setting(&self, name: &str) -> Result<Option<String>> {
-        match self.db.get(Self::setting_key(name)?)? {
-            None => Ok(None),
-            Some(v) => String::from_utf8(v.to_vec())
-                .map(Some)
-                .map_err(|_| TallyError::Damaged(format!("setting {name} is not text"))),
+    fn settings(&self) -> MutexGuard<'_, Settings> {
+        // Poisoned only if a thread panicked mid-update; the file on disk is
+        // whole (written atomically), and so is the value in memory, which
+        // is only replaced after a successful write.
+        self.settings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the settings with `f` and writes them durably; memory keeps
+    /// the old value if the write fails.
+    fn update_settings(&self, f: impl FnOnce(&mut Settings)) -> Result<()> {
+        let mut current = self.settings();
+        let mut next = current.clone();
+        f(&mut next);
+        if next != *current {
+            next.save(&self.data_dir)?;
+            *current = next;
         }
+        Ok(())
+    }
+
+    pub fn get_setting(&self, name: &str) -> Result<Option<String>> {
+        Self::check_setting_name(name)?;
+        Ok(self.settings().values.get(name).cloned())
     }
 
     /// Stores a small setting durably. Setting `device_id` changes the
     /// replica's device from the random pre-enrolment one (see `replica`).
     pub fn put_setting(&self, name: &str, value: &str) -> Result<()> {
-        let k = Self::setting_key(name)?;
-        let _g = self.lock();
-        let mut b = Batch::default();
-        b.insert(k, value.as_bytes());
-        self.commit(b)?;
+        Self::check_setting_name(name)?;
+        self.update_settings(|s| {
+            s.values.insert(name.to_owned(), value.to_owned());
+        })?;
         if name == SETTING_DEVICE_ID {
             let mut d = self.device.write().unwrap_or_else(|p| p.into_inner());
             *d = value.to_owned();
@@ -748,11 +900,10 @@ impl TallyStore {
     }
 
     pub fn delete_setting(&self, name: &str) -> Result<()> {
-        let k = Self::setting_key(name)?;
-        let _g = self.lock();
-        let mut b = Batch::default();
-        b.remove(k);
-        self.commit(b)?;
+        Self::check_setting_name(name)?;
+        self.update_settings(|s| {
+            s.values.remove(name);
+        })?;
         if name == SETTING_DEVICE_ID {
             let fallback = self
                 .db
@@ -774,15 +925,51 @@ impl TallyStore {
         self.put_setting(SETTING_STEWARD_LANGUAGE, l.code())
     }
 
-    pub(crate) fn get_raw(&self, k: &[u8]) -> Result<Option<sled::IVec>> {
-        Ok(self.db.get(k)?)
+    pub(crate) fn pin_hash(&self) -> Option<String> {
+        self.settings().pin.clone()
     }
 
-    pub(crate) fn put_raw(&self, k: &[u8], v: &[u8]) -> Result<()> {
-        let _g = self.lock();
-        let mut b = Batch::default();
-        b.insert(k, v);
-        self.commit(b)
+    pub(crate) fn set_pin_hash(&self, hash: String) -> Result<()> {
+        self.update_settings(|s| s.pin = Some(hash))
+    }
+
+    /// What the steward has not acknowledged yet (a quarantine…), oldest first.
+    pub fn notices(&self) -> Vec<StoreNotice> {
+        self.settings().notices.clone()
+    }
+
+    fn add_notice(&self, n: StoreNotice) -> Result<()> {
+        self.update_settings(|s| s.notices.push(n))
+    }
+
+    /// The steward has read the notices: they are gone for good.
+    pub fn acknowledge_notices(&self) -> Result<()> {
+        self.update_settings(|s| s.notices.clear())
+    }
+
+    /// Passes `r` through; an error that shows the store is damaged marks
+    /// it so the next start quarantines it (what the error tells the steward).
+    fn noted<T>(&self, r: Result<T>) -> Result<T> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if let Err(
+            e @ (TallyError::Damaged(_) | TallyError::Store(sled::Error::Corruption { .. })),
+        ) = &r
+        {
+            if !self.damage_marked.swap(true, SeqCst) {
+                let marker = self.data_dir.join(DAMAGED_MARKER);
+                // Best effort: if even this write fails, the error still
+                // reaches the steward, and the store is no worse.
+                let _ = File::create(&marker)
+                    .and_then(|mut f| {
+                        use std::io::Write;
+                        f.write_all(e.to_string().as_bytes())?;
+                        f.sync_all()
+                    })
+                    .map_err(TallyError::io(&marker))
+                    .and_then(|()| fsync_dir(&self.data_dir));
+            }
+        }
+        r
     }
 
     // ---- outreach sessions ----------------------------------------------------
@@ -798,7 +985,7 @@ impl TallyStore {
     }
 
     /// The open session, if any.
-    pub fn current_session(&self) -> Result<Option<Session>> {
+    fn current_session_(&self) -> Result<Option<Session>> {
         match self.db.get(M_SESSION_CURRENT)? {
             None => Ok(None),
             Some(v) => {
@@ -811,10 +998,10 @@ impl TallyStore {
     }
 
     /// Starts an outreach session at `site`.
-    pub fn start_session(&self, site: Site, now: DateTime<Utc>) -> Result<Session> {
+    fn start_session_(&self, site: Site, now: DateTime<Utc>) -> Result<Session> {
         let site_code = site.code()?;
         let _g = self.lock();
-        if self.current_session()?.is_some() {
+        if self.current_session_()?.is_some() {
             return Err(TallyError::SessionAlreadyOpen);
         }
         let id = u64_of(self.db.get(M_SESSION_NEXT)?, "the session counter")? + 1;
@@ -849,8 +1036,8 @@ impl TallyStore {
     }
 
     /// The open session's visits by procedure and outcome.
-    pub fn session_summary(&self) -> Result<Option<Summary>> {
-        let Some(s) = self.current_session()? else {
+    fn session_summary_(&self) -> Result<Option<Summary>> {
+        let Some(s) = self.current_session_()? else {
             return Ok(None);
         };
         let log = self.session_log(s.id)?;
@@ -867,9 +1054,9 @@ impl TallyStore {
 
     /// Ends the open session: its summary is kept, its visit log dropped (so
     /// no undo after the end).
-    pub fn end_session(&self, now: DateTime<Utc>) -> Result<Session> {
+    fn end_session_(&self, now: DateTime<Utc>) -> Result<Session> {
         let _g = self.lock();
-        let mut s = self.current_session()?.ok_or(TallyError::NoSession)?;
+        let mut s = self.current_session_()?.ok_or(TallyError::NoSession)?;
         let log = self.session_log(s.id)?;
         let summary = Summary::of(log.iter().map(|(_, cell, c)| {
             (
@@ -895,7 +1082,7 @@ impl TallyStore {
     }
 
     /// Every session, oldest first.
-    pub fn sessions(&self) -> Result<Vec<Session>> {
+    fn sessions_(&self) -> Result<Vec<Session>> {
         let mut out = Vec::new();
         for kv in self.db.scan_prefix(P_SESSION) {
             let (_, v) = kv?;
@@ -910,6 +1097,88 @@ impl TallyStore {
     /// Bytes the store takes on disk (sled's files).
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// The public face of the store: each call passes through `noted`, so an
+/// entry found damaged marks the store for quarantine at the next start.
+impl TallyStore {
+    /// Counts one visit in the open session's site, on `now`'s Brussels day.
+    /// Returns only once the count is flushed and fsynced.
+    pub fn record(&self, visit: VisitRecord, now: DateTime<Utc>) -> Result<VisitReceipt> {
+        self.noted(self.record_(visit, now))
+    }
+
+    /// Retracts the open session's last visit not yet undone. Never retracts
+    /// more than was counted, and never a visit of an earlier session.
+    pub fn undo_last(&self) -> Result<UndoReceipt> {
+        self.noted(self.undo_last_())
+    }
+
+    /// Every cell with its counts, in cell order.
+    pub fn cells(&self) -> Result<Vec<CellTotal>> {
+        self.noted(self.cells_())
+    }
+
+    /// Today's visits by procedure and outcome.
+    pub fn today_summary(&self, now: DateTime<Utc>) -> Result<Summary> {
+        self.noted(self.today_summary_(now))
+    }
+
+    /// Cells changed after watermark `after` with their ABSOLUTE counts, at
+    /// most `limit`, in change order, plus the watermark to acknowledge once
+    /// the hub has them (`after` itself when nothing is pending).
+    pub fn pending(&self, after: u64, limit: usize) -> Result<(Vec<(CellKey, PnCount)>, u64)> {
+        self.noted(self.pending_(after, limit))
+    }
+
+    /// The watermark the hub last acknowledged.
+    pub fn acked(&self) -> Result<u64> {
+        self.noted(self.acked_())
+    }
+
+    /// Records (durably) that the hub has every change up to `watermark`.
+    /// Acknowledgements never move backwards: an old, replayed ack is ignored.
+    pub fn set_acked(&self, watermark: u64) -> Result<()> {
+        self.noted(self.set_acked_(watermark))
+    }
+
+    /// How many cells changed since the acknowledged watermark.
+    pub fn pending_count(&self) -> Result<u64> {
+        self.noted(self.pending_count_())
+    }
+
+    /// The open session, if any.
+    pub fn current_session(&self) -> Result<Option<Session>> {
+        self.noted(self.current_session_())
+    }
+
+    /// Starts an outreach session at `site`. Its site is also kept in the
+    /// settings, so the session goes on if the store is ever quarantined.
+    pub fn start_session(&self, site: Site, now: DateTime<Utc>) -> Result<Session> {
+        let s = self.noted(self.start_session_(site, now))?;
+        let json = serde_json::to_string(&s.site)
+            .map_err(|e| TallyError::Damaged(format!("a session site: {e}")))?;
+        self.put_setting(SETTING_SESSION_SITE, &json)?;
+        Ok(s)
+    }
+
+    /// The open session's visits by procedure and outcome.
+    pub fn session_summary(&self) -> Result<Option<Summary>> {
+        self.noted(self.session_summary_())
+    }
+
+    /// Ends the open session: its summary is kept, its visit log dropped (so
+    /// no undo after the end).
+    pub fn end_session(&self, now: DateTime<Utc>) -> Result<Session> {
+        let s = self.noted(self.end_session_(now))?;
+        self.delete_setting(SETTING_SESSION_SITE)?;
+        Ok(s)
+    }
+
+    /// Every session, oldest first.
+    pub fn sessions(&self) -> Result<Vec<Session>> {
+        self.noted(self.sessions_())
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Behaviour {
     pub eof_6282: bool,
     /// Leave the reader when this APDU (1-based) arrives, without answering it.
     pub remove_at_apdu: Option<u32>,
+    /// A slow card: wait this many milliseconds before answering this APDU
+    /// (1-based), so a test can see the kiosk in the middle of a read.
+    pub pause_at_apdu: Option<(u32, u64)>,
     /// Not a Belgian eID at all: every command is refused.
     pub not_eid: bool,
     /// Change one byte of the identity file after it was signed.

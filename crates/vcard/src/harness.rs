@@ -85,7 +85,8 @@ fn remove_stale() {
 
 impl Pcscd {
     /// Starts pcscd with `readers` vpcd readers (rounded up to an even number:
-    /// each vpcd driver entry has two slots) and waits until pcscd lists them all.
+    /// each vpcd driver entry has two slots) and waits until pcscd lists them
+    /// all. With 0, pcscd runs with no reader at all ("plug in the reader").
     pub fn start(readers: usize) -> Result<Pcscd, VcardError> {
         let turn = ONE_PCSCD.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(pid) = other_pcscd() {
@@ -96,7 +97,7 @@ impl Pcscd {
                 "{DRIVER} is missing: apt-get install vsmartcard-vpcd"
             )));
         }
-        let entries = readers.max(1).div_ceil(2);
+        let entries = readers.div_ceil(2);
         if entries * 2 > 16 {
             return Err(VcardError::Setup("pcscd handles at most 16 readers".into()));
         }
@@ -186,7 +187,12 @@ impl Pcscd {
             }
             if Path::new(RUN_DIR).join("pcscd.comm").exists() {
                 if let Ok(ctx) = pcsc::Context::establish(pcsc::Scope::User) {
-                    if let Ok(names) = ctx.list_readers_owned() {
+                    // With no reader configured, pcscd answers "no readers".
+                    let listed = match ctx.list_readers_owned() {
+                        Err(pcsc::Error::NoReadersAvailable) if self.slots == 0 => Ok(Vec::new()),
+                        other => other,
+                    };
+                    if let Ok(names) = listed {
                         if names.len() >= self.slots {
                             self.reader_names = names
                                 .iter()

@@ -103,6 +103,11 @@ pub fn insert(port: u16, card: CardImage) -> Result<InsertedCard, VcardError> {
                         let _ = s2.shutdown(Shutdown::Both);
                         break;
                     }
+                    if let Some((at, ms)) = card.behaviour.pause_at_apdu {
+                        if at == n {
+                            std::thread::sleep(std::time::Duration::from_millis(ms));
+                        }
+                    }
                     Some(session.respond(&msg))
                 };
                 if let Some(r) = reply {

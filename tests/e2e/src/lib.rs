@@ -133,6 +133,15 @@ pub fn app_data_dir(home: &Path) -> PathBuf {
 /// What a steward does at first start, done through the tally store so a
 /// test can start from a kiosk in use.
 pub fn set_up_steward(app_data: &Path) -> Result<(), Error> {
+    set_up_steward_with(app_data, |_| Ok(()))
+}
+
+/// [`set_up_steward`], then `more` on the same store (a steward language, a
+/// few visits…).
+pub fn set_up_steward_with(
+    app_data: &Path,
+    more: impl FnOnce(&dps_tally::TallyStore) -> Result<(), Error>,
+) -> Result<(), Error> {
     let now = chrono::Utc::now();
     let store = dps_tally::TallyStore::open(app_data, now)?.store;
     store.set_pin(STEWARD_PIN)?;
@@ -143,7 +152,17 @@ pub fn set_up_steward(app_data: &Path) -> Result<(), Error> {
         },
         now,
     )?;
-    Ok(())
+    more(&store)
+}
+
+/// How to start the app: its environment and command-line arguments, and
+/// where its data is (the XDG default unless `--data-dir` says otherwise).
+#[derive(Default)]
+pub struct Launch<'a> {
+    pub env: &'a [(&'a str, &'a str)],
+    pub args: Vec<String>,
+    /// The app's data dir when `args` has `--data-dir`.
+    pub app_data: Option<PathBuf>,
 }
 
 /// The kiosk window under WebDriver control.
@@ -151,7 +170,9 @@ pub struct Kiosk {
     pub client: Client,
     _driver: Proc,
     _display: Display,
+    /// Everything the app writes: XDG data, cache and config homes, TMPDIR.
     pub data_dir: tempfile::TempDir,
+    app_data: PathBuf,
 }
 
 impl Kiosk {
@@ -180,10 +201,26 @@ impl Kiosk {
 
     /// The app's own data directory (store, logs) inside [`Kiosk::data_dir`].
     pub fn app_data(&self) -> PathBuf {
-        app_data_dir(self.data_dir.path())
+        self.app_data.clone()
     }
 
     async fn launch_in(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> Result<Kiosk, Error> {
+        Self::launch_opts(
+            data_dir,
+            Launch {
+                env,
+                ..Launch::default()
+            },
+        )
+        .await
+    }
+
+    /// Starts the app with `opts` over `data_dir` (see [`Kiosk::data_dir`]).
+    pub async fn launch_opts(
+        data_dir: tempfile::TempDir,
+        opts: Launch<'_>,
+    ) -> Result<Kiosk, Error> {
+        let env = opts.env;
         let app = app_binary();
         if !app.exists() {
             return Err(format!("{} not built (make test builds it)", app.display()).into());
@@ -193,6 +230,7 @@ impl Kiosk {
         // privacy test searches them along with the store and the logs.
         let tmp = data_dir.path().join("tmp");
         std::fs::create_dir_all(&tmp)?;
+        std::fs::create_dir_all(data_dir.path().join("cache"))?;
         let port = free_port()?;
         let native_port = free_port()?;
         let mut cmd = Command::new(tauri_driver());
@@ -205,6 +243,8 @@ impl Kiosk {
         .env("DISPLAY", &display.name)
         .env("XDG_DATA_HOME", data_dir.path())
         .env("XDG_CONFIG_HOME", data_dir.path().join("config"))
+        // WebKit's caches and local storage too, for the privacy search.
+        .env("XDG_CACHE_HOME", data_dir.path().join("cache"))
         .env("TMPDIR", &tmp)
         // WebKitGTK's sandbox needs user namespaces that CI containers lack.
         .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
@@ -225,17 +265,24 @@ impl Kiosk {
         caps.insert("browserName".into(), json!("wry"));
         caps.insert(
             "tauri:options".into(),
-            json!({ "application": app.canonicalize()?.to_string_lossy() }),
+            json!({
+                "application": app.canonicalize()?.to_string_lossy(),
+                "args": opts.args,
+            }),
         );
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await?;
+        let app_data = opts
+            .app_data
+            .unwrap_or_else(|| app_data_dir(data_dir.path()));
         Ok(Kiosk {
             client,
             _driver: driver,
             _display: display,
             data_dir,
+            app_data,
         })
     }
 

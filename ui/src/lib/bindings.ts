@@ -167,13 +167,28 @@ export type StewardStatus = { pin_set: boolean, unlocked: boolean, counting: Cou
  */
 last_counted: number | null, 
 /**
- * Something the steward must know about the store (set aside after damage…).
+ * Why the store could not be opened, as an error code the window
+ * translates (`error-<code>`); `None` when it is open.
  */
-store_problem: string | null, sync: SyncStatus, };
+store_problem: string | null, 
+/**
+ * The steward has notices to read in the steward area (a quarantine…).
+ * Only a flag: the details are behind the PIN, never on a resident's
+ * screen.
+ */
+notice: boolean, sync: SyncStatus, };
 
 export type SiteOption = { id: Code, name: string, municipality: string, };
 
 export type MunicipalityOption = { slug: string, name_fr: string, name_nl: string, };
+
+export type NoticeView = { "kind": "quarantined", 
+/**
+ * RFC 3339.
+ */
+at: string, moved_to: string, session_resumed: boolean, } | { "kind": "settings_reset", at: string, moved_to: string, };
+
+export type ProcedureTitle = { id: Code, title: string, };
 
 export type StewardArea = { today: SummaryView, 
 /**
@@ -187,10 +202,23 @@ autostart: boolean | null,
 /**
  * The last visit undone in this session, by its number.
  */
-last_undone: number | null, };
+last_undone: number | null, 
+/**
+ * Store notices not yet acknowledged, oldest first.
+ */
+notices: Array<NoticeView>, 
+/**
+ * The procedures' titles in the steward's language (summaries show
+ * these, not ids; a procedure no longer offered shows its id).
+ */
+procedures: Array<ProcedureTitle>, 
+/**
+ * Where the last support bundle was written (this unlock).
+ */
+support_bundle: string | null, };
 
 export type StewardReply = { status: StewardStatus, area: StewardArea | null, };
 
 export type SiteChoice = { "kind": "certified", id: string, } | { "kind": "pop_up", place: string, municipality: string, };
 
-export type StewardAction = { "type": "set_pin", pin: string, confirm: string, } | { "type": "unlock", pin: string, } | { "type": "lock" } | { "type": "change_pin", current: string, pin: string, confirm: string, } | { "type": "start_session", site: SiteChoice, } | { "type": "end_session" } | { "type": "undo_last" } | { "type": "set_language", language: Language, } | { "type": "set_training", on: boolean, } | { "type": "set_autostart", on: boolean, } | { "type": "sync_now" } | { "type": "enrol", hub: string, code: string, } | { "type": "quit" };
+export type StewardAction = { "type": "set_pin", pin: string, confirm: string, } | { "type": "unlock", pin: string, } | { "type": "lock" } | { "type": "change_pin", current: string, pin: string, confirm: string, } | { "type": "start_session", site: SiteChoice, } | { "type": "end_session" } | { "type": "undo_last" } | { "type": "set_language", language: Language, } | { "type": "set_training", on: boolean, } | { "type": "set_autostart", on: boolean, } | { "type": "sync_now" } | { "type": "enrol", hub: string, code: string, } | { "type": "acknowledge_notices" } | { "type": "support_bundle" } | { "type": "quit" };

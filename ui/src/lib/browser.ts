@@ -34,6 +34,7 @@ const status: StewardStatus = {
   session: null,
   last_counted: null,
   store_problem: null,
+  notice: false,
   sync: {
     enrolled: false,
     hub: null,

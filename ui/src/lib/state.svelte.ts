@@ -22,6 +22,12 @@ export function ts(id: string, args?: Args): string {
   return translator.t(ui.stewardLang, id, args);
 }
 
+/** Steward text for `id` if the catalogs have it, else `fallback` (e.g. an
+ * outcome code of a flow added after the catalogs). */
+export function tsOr(id: string, fallback: string): string {
+  return translator.has(ui.stewardLang, id) || translator.has("fr", id) ? ts(id) : fallback;
+}
+
 export function tsError(error: unknown): string {
   return errorMessage(translator, ui.stewardLang, error);
 }

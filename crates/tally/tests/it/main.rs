@@ -5,6 +5,7 @@ mod corruption;
 mod crash;
 mod fsync;
 mod privacy;
+mod settings;
 mod store;
 
 use std::path::Path;

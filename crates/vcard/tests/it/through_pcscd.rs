@@ -56,6 +56,7 @@ fn code(e: &Event, pcscd: &Pcscd) -> String {
         Event::CardError { reader, kind, .. } => format!("card_error {} {kind:?}", idx(reader)),
         Event::CardRemoved { reader } => format!("card_removed {}", idx(reader)),
         Event::ServiceUnavailable { .. } => "service_unavailable".to_owned(),
+        Event::NoReader => "no_reader".to_owned(),
     }
 }
 

@@ -3,7 +3,10 @@
 //! and app, and the card tests their own private pcscd.
 
 mod journey;
+mod privacy;
+mod quarantine;
 mod steward;
+mod sync;
 mod welcome;
 
 /// Screenshots for people to look at, kept after the run.
