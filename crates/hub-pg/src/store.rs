@@ -18,7 +18,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use dps_hub_store::{merged_cells, Device, IngestOutcome, PendingEnrolment, Store, StoreError};
+use dps_hub_store::{
+    merged_cells, Device, IngestOutcome, PendingEnrolment, ReEnrolment, Store, StoreError,
+};
 use dps_model::{CellKey, Code, PnCount, ReplicaId};
 use dps_sync::wire::PushRequest;
 use postgres::NoTls;
@@ -272,7 +274,10 @@ fn columns(req: &PushRequest) -> Result<Columns, StoreError> {
 /// raw COPY, each a wake-up of the server and of the hub's thread.
 ///
 /// - `dev`: record the device's last sync, skew and pending; no row (unknown
-///   device) and nothing below happens, since each step reads the one before.
+///   or revoked device) and nothing below happens, since each step reads the
+///   one before. The UPDATE locks the device's row, and under READ COMMITTED
+///   re-checks `revoked IS NULL` on the latest version if a revocation
+///   committed meanwhile, so once `revoke` has returned no push lands.
 /// - `rep`: create-or-lock the replica row (this row lock serialises pushes
 ///   for the replica) and advance its watermark by the rule of
 ///   `dps_hub_store::advance_watermark` (only a contiguous push, `W >= after`,
@@ -283,7 +288,8 @@ fn columns(req: &PushRequest) -> Result<Columns, StoreError> {
 /// Lock order is the steps' order: device, replica, cells (see module doc).
 const INGEST: &str = "\
 WITH dev AS (
-    UPDATE devices SET last_sync = $2, clock_skew_secs = $3, pending = $4 WHERE id = $1
+    UPDATE devices SET last_sync = $2, clock_skew_secs = $3, pending = $4
+    WHERE id = $1 AND revoked IS NULL
     RETURNING id
 ), rep AS (
     INSERT INTO replicas (device, incarnation, watermark)
@@ -364,6 +370,86 @@ impl Store for PgStore {
         Ok(Some(d))
     }
 
+    fn re_enrol(
+        &self,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        device: Device,
+    ) -> Result<ReEnrolment, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(be)?;
+        // The code's row is locked first: of two redeems of one code the
+        // second waits, then finds it gone (as `redeem`'s DELETE does).
+        let Some(row) = tx
+            .query_opt(
+                "SELECT site, expires FROM enrolments WHERE code_hash = $1 FOR UPDATE",
+                &[&&code_hash[..]],
+            )
+            .map_err(be)?
+        else {
+            return Ok(ReEnrolment::BadCode);
+        };
+        let site: String = row.try_get(0).map_err(be)?;
+        let expires: DateTime<Utc> = row.try_get(1).map_err(be)?;
+        let forget_code = |tx: &mut postgres::Transaction| {
+            tx.execute(
+                "DELETE FROM enrolments WHERE code_hash = $1",
+                &[&&code_hash[..]],
+            )
+            .map_err(be)
+        };
+        if expires <= now {
+            forget_code(&mut tx)?;
+            tx.commit().map_err(be)?;
+            return Ok(ReEnrolment::BadCode);
+        }
+        let site = Code::new(&site).map_err(|e| corrupt("enrolment site", e))?;
+        let enrolled = device.enrolled.trunc_subsecs(6);
+        // Locks the device's row: a concurrent revoke or push of this device
+        // waits for the re-keying (or sees it done).
+        let old = tx
+            .query_opt(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1 FOR UPDATE"),
+                &[&device.id],
+            )
+            .map_err(be)?;
+        let out = match old.as_ref().map(device_of).transpose()? {
+            // Dropping the transaction rolls back: nothing changed, the code stays.
+            Some(d) if d.revoked.is_none() => return Ok(ReEnrolment::Active),
+            Some(_) => {
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "UPDATE devices SET token_hash = $2, site = $3, enrolled = $4, revoked = NULL
+                             WHERE id = $1 RETURNING {DEVICE_COLS}"
+                        ),
+                        &[&device.id, &device.token_hash, &site.as_str(), &enrolled],
+                    )
+                    .map_err(be)?;
+                ReEnrolment::Rekeyed(device_of(&row)?)
+            }
+            None => {
+                let row = tx
+                    .query_opt(
+                        &format!(
+                            "INSERT INTO devices (id, site, token_hash, enrolled) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (id) DO NOTHING RETURNING {DEVICE_COLS}"
+                        ),
+                        &[&device.id, &site.as_str(), &device.token_hash, &enrolled],
+                    )
+                    .map_err(be)?;
+                match row {
+                    Some(row) => ReEnrolment::Restored(device_of(&row)?),
+                    // Another code restored it a moment ago: it is active now.
+                    None => return Ok(ReEnrolment::Active),
+                }
+            }
+        };
+        forget_code(&mut tx)?;
+        tx.commit().map_err(be)?;
+        Ok(out)
+    }
+
     fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
         let mut c = self.conn()?;
         let row = c
@@ -442,8 +528,20 @@ impl Store for PgStore {
         let watermark: Option<i64> = row.try_get(1).map_err(be)?;
         let stored: i64 = row.try_get(2).map_err(be)?;
         let (1, Some(watermark)) = (devices, watermark) else {
-            // The statement stopped at `dev`: nothing was written.
-            return Err(StoreError::NoDevice(device.to_owned()));
+            // The statement stopped at `dev`: nothing was written. Say why.
+            let revoked = c
+                .query_opt(
+                    "SELECT revoked IS NOT NULL FROM devices WHERE id = $1",
+                    &[&device],
+                )
+                .map_err(be)?
+                .map(|r| r.try_get::<_, bool>(0))
+                .transpose()
+                .map_err(be)?;
+            return Err(match revoked {
+                Some(true) => StoreError::Revoked(device.to_owned()),
+                _ => StoreError::NoDevice(device.to_owned()),
+            });
         };
         Ok(IngestOutcome {
             watermark: to_u64(watermark, "watermark")?,
