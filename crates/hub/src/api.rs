@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::secret;
-use crate::store::{Device, PendingEnrolment, Store, StoreError};
+use crate::store::{Device, PendingEnrolment, ReEnrolment, Store, StoreError};
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -77,6 +77,10 @@ impl IntoResponse for ApiErr {
 
 impl From<StoreError> for ApiErr {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Revoked(_) = e {
+            // Revoked between authentication and the ingest's transaction.
+            return revoked();
+        }
         tracing::error!(error = %e, "store failure");
         ApiErr(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -177,9 +181,16 @@ async fn enrol(
 ) -> Result<Json<EnrolResponse>, ApiErr> {
     let req: EnrolRequest = parse_body(body)?;
     check_version(req.v)?;
+    if let Some(id) = &req.device {
+        if !valid_device_id(id) {
+            return Err(bad(
+                "the device id must be 1-64 lowercase letters, digits, '-' or '_'",
+            ));
+        }
+    }
     let code_hash = secret::code_hash(&req.code);
     let now = (st.clock)();
-    let device_id = secret::new_device_id();
+    let device_id = req.device.clone().unwrap_or_else(secret::new_device_id);
     let secret_part = secret::new_secret();
     let device = Device {
         id: device_id.clone(),
@@ -193,15 +204,44 @@ async fn enrol(
         revoked: None,
     };
     let store = st.store.clone();
-    let redeemed = blocking(move || store.redeem(&code_hash, now, device)).await?;
-    let Some(d) = redeemed else {
-        return Err(ApiErr(
+    let bad_code = || {
+        ApiErr(
             StatusCode::UNAUTHORIZED,
             codes::BAD_CODE,
             "this enrolment code is wrong, already used or expired".into(),
-        ));
+        )
     };
-    tracing::info!(device = %d.id, site = %d.site, "device enrolled");
+    let d = if req.device.is_some() {
+        // Re-enrolment: the kiosk keeps its device id, hence its replica.
+        match blocking(move || store.re_enrol(&code_hash, now, device)).await? {
+            ReEnrolment::BadCode => return Err(bad_code()),
+            ReEnrolment::Active => {
+                return Err(ApiErr(
+                    StatusCode::CONFLICT,
+                    codes::DEVICE_ACTIVE,
+                    format!(
+                        "device {device_id} is enrolled and active; the code was not used. \
+                         Revoke the device first (dps-hub revoke {device_id}) if this kiosk \
+                         must take a new code"
+                    ),
+                ))
+            }
+            ReEnrolment::Rekeyed(d) => {
+                tracing::info!(device = %d.id, site = %d.site, "revoked device re-enrolled");
+                d
+            }
+            ReEnrolment::Restored(d) => {
+                tracing::info!(device = %d.id, site = %d.site, "device unknown to this store re-enrolled");
+                d
+            }
+        }
+    } else {
+        let Some(d) = blocking(move || store.redeem(&code_hash, now, device)).await? else {
+            return Err(bad_code());
+        };
+        tracing::info!(device = %d.id, site = %d.site, "device enrolled");
+        d
+    };
     Ok(Json(EnrolResponse {
         v: PROTOCOL_VERSION,
         token: format!("{}.{}", d.id, secret_part),
@@ -209,6 +249,24 @@ async fn enrol(
         site: d.site,
         hub_time: now,
     }))
+}
+
+/// A device id a kiosk may bring to a re-enrolment: what
+/// `secret::new_device_id` makes, and nothing a token could not carry
+/// (the token is `id.secret`, split at the first dot).
+fn valid_device_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn revoked() -> ApiErr {
+    ApiErr(
+        StatusCode::UNAUTHORIZED,
+        codes::REVOKED,
+        "this device has been revoked".into(),
+    )
 }
 
 fn unauthorized(msg: &str) -> ApiErr {
@@ -238,11 +296,7 @@ async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Device, ApiE
         return Err(unauthorized("unknown device or wrong token"));
     };
     if d.revoked.is_some() {
-        return Err(ApiErr(
-            StatusCode::UNAUTHORIZED,
-            codes::REVOKED,
-            "this device has been revoked".into(),
-        ));
+        return Err(revoked());
     }
     Ok(d)
 }

@@ -2,7 +2,7 @@
 //! killed (SIGKILL) in the middle of a sync and restarted, graceful stop.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -176,12 +176,9 @@ async fn admin_commands_work_while_serving_and_a_killed_hub_heals() {
     drop(store);
 }
 
-/// `serve --tls-cert/--tls-key` with a private CA the kiosk pins; a kiosk
-/// without that CA refuses the hub. (Certificates made with Debian's `openssl`.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_with_a_pinned_private_ca() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A private CA and a leaf certificate for `localhost` signed by it (made
+/// with Debian's `openssl`): `(key.pem, cert.pem, ca.pem)` in `d`.
+fn test_certs(d: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let (key, cert, ca) = (d.join("key.pem"), d.join("cert.pem"), d.join("ca.pem"));
     std::fs::write(
         d.join("ext.cnf"),
@@ -252,6 +249,18 @@ async fn tls_with_a_pinned_private_ca() {
         "cert.pem",
     ]);
     assert!(ok, "openssl could not make a test certificate");
+    (key, cert, ca)
+}
+
+/// `serve --tls-cert/--tls-key` with a private CA the kiosk pins; a kiosk
+/// without that CA refuses the hub. Revoked, the kiosk re-enrols from a
+/// place that passes no CA (the steward area) and still trusts only the
+/// pinned one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_pinned_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, cert, ca) = test_certs(d);
     let data = d.join("hub");
     let mut child = Command::new(BIN)
         .arg("--data-dir")
@@ -288,6 +297,28 @@ async fn tls_with_a_pinned_private_ca() {
     let pem = std::fs::read(&ca).unwrap();
     dps_sync::enrol(&k, &url, &code, Some(pem)).await.unwrap();
     visits(&k, 50, 40, 3);
+    let (c, e) = dps_sync::client_for(&k, None).unwrap();
+    dps_sync::sync_once(&k, &c, &e.token, &chrono::Utc::now, 100)
+        .await
+        .unwrap();
+    assert_eq!(k.pending_count().unwrap(), 0);
+
+    // Revoked; a new code redeemed with no CA given: the pinned one is reused.
+    let pinned = k.get_setting(dps_sync::keys::HUB_CA_PEM).unwrap();
+    let (ok, _, err) = admin(&data, &["revoke", &k.replica().device]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = admin(&data, &["enrol", "--site", "dps-a", "--json"]);
+    assert!(ok, "{err}");
+    let code = serde_json::from_str::<serde_json::Value>(&out).unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    visits(&k, 20, 60, 4);
+    let r = dps_sync::enrol(&k, &format!("{url}/"), &code, None)
+        .await
+        .unwrap();
+    assert_eq!(r.device, k.replica().device);
+    assert_eq!(k.get_setting(dps_sync::keys::HUB_CA_PEM).unwrap(), pinned);
     let (c, e) = dps_sync::client_for(&k, None).unwrap();
     dps_sync::sync_once(&k, &c, &e.token, &chrono::Utc::now, 100)
         .await
