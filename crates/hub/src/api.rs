@@ -19,7 +19,6 @@ use dps_sync::wire::{
     MAX_BODY_BYTES, PATH_ENROL, PATH_HEALTH, PATH_PUSH, PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::secret;
@@ -37,6 +36,9 @@ pub struct AppState {
     pub durable_acks: bool,
     /// Served over TLS: session cookies are then marked `Secure`.
     pub tls: bool,
+    /// How long one request may take, body included, before the hub answers
+    /// `408 {"code":"timeout",…}` ([`REQUEST_TIMEOUT`]; shorter in tests).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             clock: Arc::new(Utc::now),
             durable_acks: true,
             tls: false,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 
@@ -145,8 +148,34 @@ fn json_error_layer_fallback() -> ApiErr {
     )
 }
 
+/// Answers `408` with the JSON error body every other error has, when the
+/// request (body included) takes longer than `limit`. (tower-http's timeout
+/// layer answers 408 with an empty body, which a kiosk cannot read.) The
+/// handler is dropped; a store operation already running on a blocking
+/// thread still finishes, which is harmless: the kiosk resends and the merge
+/// is idempotent.
+async fn time_limit(
+    State(limit): State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiErr(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::TIMEOUT,
+            format!(
+                "the request took longer than {} s; send it again",
+                limit.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    }
+}
+
 /// The kiosk-facing router.
 pub fn app(state: AppState) -> Router {
+    let limit = state.request_timeout;
     Router::new()
         .route(PATH_HEALTH, get(healthz))
         .route(PATH_ENROL, post(enrol))
@@ -154,10 +183,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::web::routes())
         .fallback(|| async { json_error_layer_fallback() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(axum::middleware::from_fn_with_state(limit, time_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -461,9 +487,9 @@ pub fn admin_app(state: AppState, admin_token: String) -> Router {
             },
         ))
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
+            state.request_timeout,
+            time_limit,
         ))
         .with_state(state)
 }
