@@ -543,6 +543,84 @@ fn merge_is_by_maximum_per_replica_and_cell(b: &dyn Backend) {
     assert_eq!(stored_cells(s.as_ref()), want);
 }
 
+/// Cells on both sides of the latest day a replica has stored (PostgreSQL
+/// inserts later days without ON CONFLICT), with a repeated key among the new
+/// ones and other replicas' cells on those days: every cell ends at its
+/// maximum, and `stored` counts the cells that are new or grew.
+fn a_push_across_the_latest_stored_day_merges_each_cell_once(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-d", "bus-2");
+    enrolled(s.as_ref(), "dev-o", "bus-2");
+    let now = t("2026-03-01T10:00:00Z");
+    // synth::cell(i) is on day i % 365: cells 10, 20, 30 on days 10, 20, 30.
+    let r = replica("dev-d", "i1");
+    let other = replica("dev-o", "i1");
+    let c = synth::cell;
+    s.ingest(
+        "dev-d",
+        &push(
+            &r,
+            0,
+            3,
+            &[(c(10), pn(2, 0)), (c(20), pn(3, 1)), (c(30), pn(1, 0))],
+        ),
+        now,
+    )
+    .unwrap();
+    // Another replica already holds later days: they must not count as this one's.
+    s.ingest(
+        "dev-o",
+        &push(&other, 0, 2, &[(c(40), pn(7, 0)), (c(50), pn(1, 0))]),
+        now,
+    )
+    .unwrap();
+    let o = s
+        .ingest(
+            "dev-d",
+            &push(
+                &r,
+                3,
+                9,
+                &[
+                    (c(50), pn(1, 0)),       // later day, new (dev-o has it)
+                    (c(5), pn(4, 0)),        // earlier day, new key
+                    (c(20), pn(3, 2)),       // stored, grows (ret)
+                    (c(30), pn(1, 0)),       // the latest stored day, unchanged
+                    (c(30 + 365), pn(6, 0)), // the latest stored day, new key
+                    (c(40), pn(2, 0)),       // later day, new
+                    (c(40), pn(5, 1)),       // the same key again: the maximum wins
+                ],
+            ),
+            now,
+        )
+        .unwrap();
+    assert_eq!(o.stored, 5, "c5, c20, c395, c40 and c50 changed");
+    assert_eq!(o.watermark, 9);
+    let want: BTreeMap<_, _> = [
+        ((r.clone(), c(5)), pn(4, 0)),
+        ((r.clone(), c(10)), pn(2, 0)),
+        ((r.clone(), c(20)), pn(3, 2)),
+        ((r.clone(), c(30)), pn(1, 0)),
+        ((r.clone(), c(395)), pn(6, 0)),
+        ((r.clone(), c(40)), pn(5, 1)),
+        ((r.clone(), c(50)), pn(1, 0)),
+        ((other.clone(), c(40)), pn(7, 0)),
+        ((other, c(50)), pn(1, 0)),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(stored_cells(s.as_ref()), want);
+    // The same push again changes nothing.
+    let again = push(
+        &r,
+        3,
+        9,
+        &[(c(40), pn(5, 1)), (c(50), pn(1, 0)), (c(5), pn(4, 0))],
+    );
+    assert_eq!(s.ingest("dev-d", &again, now).unwrap().stored, 0);
+    assert_eq!(stored_cells(s.as_ref()), want);
+}
+
 /// A push that repeats a cell key merges the entries by maximum (a later,
 /// smaller entry never overwrites an earlier one), and `stored` counts cells,
 /// not entries.
@@ -966,6 +1044,7 @@ contract!(
     revocation_racing_pushes_lets_nothing_in_after_it_returns,
     ingest_records_each_devices_last_sync_skew_and_pending,
     merge_is_by_maximum_per_replica_and_cell,
+    a_push_across_the_latest_stored_day_merges_each_cell_once,
     duplicate_keys_in_one_push_merge,
     resends_and_reorders_do_not_change_totals,
     watermark_advances_only_contiguously,
