@@ -31,6 +31,12 @@ pub enum Fault {
     Delay(Duration),
     /// Answer `500 Internal Server Error` without asking the hub.
     Http500,
+    /// Forward both ways, but hold every chunk of the hub's answers this
+    /// long before passing it on: on a kept-alive connection *each* answer is
+    /// late, so a multi-batch sync takes at least this long per batch, and a
+    /// test can act while a batch the hub already merged is on its way back
+    /// ([`FaultProxy::answer_held`]).
+    Slow(Duration),
 }
 
 #[derive(Debug, Default)]
@@ -52,6 +58,10 @@ pub struct FaultProxy {
     /// Notified (a permit is kept if no one waits) whenever a connection gets
     /// a fault other than `Pass`, so a test can act at that exact moment.
     pub fault_hit: Arc<tokio::sync::Notify>,
+    /// Notified (a permit is kept if no one waits) each time a [`Fault::Slow`]
+    /// connection starts holding a chunk of an answer: the hub has answered
+    /// (for a push: merged it) and the client has not seen it yet.
+    pub answer_held: Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -74,11 +84,13 @@ impl FaultProxy {
         let default = Arc::new(Mutex::new(Fault::Pass));
         let stats = Arc::new(Stats::default());
         let fault_hit = Arc::new(tokio::sync::Notify::new());
-        let (p, d, s, h) = (
+        let answer_held = Arc::new(tokio::sync::Notify::new());
+        let (p, d, s, h, held) = (
             plan.clone(),
             default.clone(),
             stats.clone(),
             fault_hit.clone(),
+            answer_held.clone(),
         );
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -88,7 +100,7 @@ impl FaultProxy {
                     s.faults.fetch_add(1, Ordering::Relaxed);
                     h.notify_one();
                 }
-                tokio::spawn(handle(client, upstream, fault, s.clone()));
+                tokio::spawn(handle(client, upstream, fault, s.clone(), held.clone()));
             }
         });
         Ok(FaultProxy {
@@ -97,6 +109,7 @@ impl FaultProxy {
             default,
             stats,
             fault_hit,
+            answer_held,
             task,
         })
     }
@@ -115,7 +128,13 @@ impl FaultProxy {
     }
 }
 
-async fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, stats: Arc<Stats>) {
+async fn handle(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    fault: Fault,
+    stats: Arc<Stats>,
+    answer_held: Arc<tokio::sync::Notify>,
+) {
     match fault {
         Fault::Drop => drop(client),
         Fault::Http500 => {
@@ -171,6 +190,31 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, fault: Fault, stats
             })
             .await;
             let _ = client.set_zero_linger();
+        }
+        Fault::Slow(d) => {
+            let Ok(mut up) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            let (mut cr, mut cw) = client.split();
+            let (mut ur, mut uw) = up.split();
+            let request = tokio::io::copy(&mut cr, &mut uw);
+            let answers = async {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match ur.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => {
+                            answer_held.notify_one();
+                            tokio::time::sleep(d).await;
+                            if cw.write_all(&buf[..k]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            };
+            // Either side closing ends the connection.
+            tokio::select! { _ = request => {}, _ = answers => {} }
         }
         Fault::Delay(d) => {
             forward_request_then(&mut client, upstream, async move |mut ur, mut cw| {

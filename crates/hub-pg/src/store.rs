@@ -9,16 +9,18 @@
 //!   (so the watermark rule "advance only contiguously" sees committed data),
 //!   pushes for different replicas proceed in parallel, and the lock order is
 //!   the same everywhere, so they cannot deadlock.
-//! - The cells of a push go in ONE statement (`INSERT … SELECT FROM UNNEST`
-//!   of column arrays, `ON CONFLICT DO UPDATE SET inc = GREATEST(…)`), not one
-//!   round trip per cell.
+//! - A push is ONE call of the `dps_ingest` function (migration 4): one round
+//!   trip, one transaction. Its cells travel as column arrays (`UNNEST`), in
+//!   the primary key's order with repeated keys merged; cells of days later
+//!   than any the replica has stored are inserted plainly, the others merged
+//!   with `ON CONFLICT DO UPDATE SET inc = GREATEST(…)`.
 //! - Redeeming deletes the code row (`DELETE … RETURNING`): of two concurrent
 //!   redeems, the second finds nothing, so a code works once.
 
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use dps_hub_store::{merged_cells, Device, IngestOutcome, PendingEnrolment, Store, StoreError};
+use dps_hub_store::{Device, IngestOutcome, PendingEnrolment, ReEnrolment, Store, StoreError};
 use dps_model::{CellKey, Code, PnCount, ReplicaId};
 use dps_sync::wire::PushRequest;
 use postgres::NoTls;
@@ -44,7 +46,7 @@ pub struct PgConn {
 
 #[derive(Clone)]
 struct IngestStatements {
-    /// The whole push as one statement ([`INGEST`]).
+    /// The whole push as one call ([`INGEST`]).
     push: Statement,
 }
 
@@ -179,6 +181,11 @@ impl PgStore {
         let manager = Manager { config };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
+            // No `SELECT ''` before handing out a connection: that was a
+            // second round trip per push (each a wake-up of the server and of
+            // the hub's thread). A connection that broke is noticed by
+            // `has_broken`, or fails its statement, and the kiosk resends.
+            .test_on_check_out(false)
             // Connections are opened on demand; only one is needed to migrate.
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(15))
@@ -220,14 +227,17 @@ fn device_of(row: &postgres::Row) -> Result<Device, StoreError> {
 const DEVICE_COLS: &str =
     "id, site, token_hash, enrolled, last_sync, clock_skew_secs, pending, revoked";
 
-/// A push's cells as column arrays for UNNEST. Duplicate keys within one
-/// push are merged first: `ON CONFLICT DO UPDATE` may not touch a row twice
-/// in one statement, and merging by max is what the store would do anyway.
-struct Columns {
+/// A push's cells as column arrays for UNNEST, in the primary key's order
+/// (text codes compare bytewise: the cluster has no locale, as in
+/// `TempCluster`; the order only helps the index's locality either way),
+/// with repeated keys merged by maximum: `dps_ingest` inserts cells it knows
+/// are new without `ON CONFLICT`, and `ON CONFLICT DO UPDATE` may not touch
+/// a row twice. The text columns borrow from the request.
+struct Columns<'a> {
     day: Vec<NaiveDate>,
-    site: Vec<String>,
-    procedure: Vec<String>,
-    outcome: Vec<String>,
+    site: Vec<&'a str>,
+    procedure: Vec<&'a str>,
+    outcome: Vec<&'a str>,
     language: Vec<&'static str>,
     channel: Vec<&'static str>,
     age_band: Vec<&'static str>,
@@ -236,9 +246,46 @@ struct Columns {
     ret: Vec<i64>,
 }
 
-fn columns(req: &PushRequest) -> Result<Columns, StoreError> {
-    let merged = merged_cells(req);
-    let n = merged.len();
+/// A cell's key as the table orders it.
+type PgKey<'a> = (
+    NaiveDate,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+fn pg_key(k: &CellKey) -> PgKey<'_> {
+    (
+        k.day,
+        k.site.as_str(),
+        k.procedure.as_str(),
+        k.outcome.as_str(),
+        k.language.code(),
+        k.channel.code(),
+        k.age_band.code(),
+        k.residence.code(),
+    )
+}
+
+fn columns(req: &PushRequest) -> Result<Columns<'_>, StoreError> {
+    let mut cells: Vec<(PgKey<'_>, PnCount)> = req
+        .cells
+        .iter()
+        .map(|c| (pg_key(&c.key), c.count()))
+        .collect();
+    cells.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    cells.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = kept.1.merge(later.1);
+        }
+        same
+    });
+    let n = cells.len();
     let mut cols = Columns {
         day: Vec::with_capacity(n),
         site: Vec::with_capacity(n),
@@ -251,59 +298,30 @@ fn columns(req: &PushRequest) -> Result<Columns, StoreError> {
         inc: Vec::with_capacity(n),
         ret: Vec::with_capacity(n),
     };
-    for (k, c) in merged {
-        cols.day.push(k.day);
-        cols.site.push(k.site.as_str().to_owned());
-        cols.procedure.push(k.procedure.as_str().to_owned());
-        cols.outcome.push(k.outcome.as_str().to_owned());
-        cols.language.push(k.language.code());
-        cols.channel.push(k.channel.code());
-        cols.age_band.push(k.age_band.code());
-        cols.residence.push(k.residence.code());
+    for ((day, site, procedure, outcome, language, channel, age_band, residence), c) in cells {
+        cols.day.push(day);
+        cols.site.push(site);
+        cols.procedure.push(procedure);
+        cols.outcome.push(outcome);
+        cols.language.push(language);
+        cols.channel.push(channel);
+        cols.age_band.push(age_band);
+        cols.residence.push(residence);
         cols.inc.push(to_i64(c.inc, "increment count")?);
         cols.ret.push(to_i64(c.ret, "retraction count")?);
     }
     Ok(cols)
 }
 
-/// A whole push in ONE statement, so one round trip and one implicit
-/// transaction (a single statement is atomic): six round trips per push
-/// (BEGIN, four statements, COMMIT) were half of ingest's time against a
-/// raw COPY, each a wake-up of the server and of the hub's thread.
+/// A whole push in ONE round trip: the `dps_ingest` function (migration 4),
+/// one implicit transaction. Earlier, six round trips per push (BEGIN, four
+/// statements, COMMIT), then one statement of CTEs, were the gap to a raw
+/// COPY; the function also lets cells of new days skip `ON CONFLICT`, which a
+/// single statement cannot do safely (see the migration).
 ///
-/// - `dev`: record the device's last sync, skew and pending; no row (unknown
-///   device) and nothing below happens, since each step reads the one before.
-/// - `rep`: create-or-lock the replica row (this row lock serialises pushes
-///   for the replica) and advance its watermark by the rule of
-///   `dps_hub_store::advance_watermark` (only a contiguous push, `W >= after`,
-///   moves it to `max(W, upto)`; a new replica has `W = 0`). Returns the new `W`.
-/// - `merged`: merge the cells by maximum; `WHERE` limits the update to cells
-///   that grow, so the rows returned are the cells whose stored value grew.
-///
-/// Lock order is the steps' order: device, replica, cells (see module doc).
-const INGEST: &str = "\
-WITH dev AS (
-    UPDATE devices SET last_sync = $2, clock_skew_secs = $3, pending = $4 WHERE id = $1
-    RETURNING id
-), rep AS (
-    INSERT INTO replicas (device, incarnation, watermark)
-    SELECT $5, $6, CASE WHEN 0 >= $7::bigint THEN $8::bigint ELSE 0 END FROM dev
-    ON CONFLICT (device, incarnation) DO UPDATE SET watermark =
-        CASE WHEN replicas.watermark >= $7::bigint
-             THEN GREATEST(replicas.watermark, $8::bigint)
-             ELSE replicas.watermark END
-    RETURNING id, watermark
-), merged AS (
-    INSERT INTO cells (replica, day, site, procedure, outcome, language, channel, age_band, residence, inc, ret)
-    SELECT rep.id, u.* FROM rep,
-        UNNEST($9::date[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-               $15::text[], $16::text[], $17::bigint[], $18::bigint[]) AS u
-    ON CONFLICT (replica, day, site, procedure, outcome, language, channel, age_band, residence)
-    DO UPDATE SET inc = GREATEST(cells.inc, EXCLUDED.inc), ret = GREATEST(cells.ret, EXCLUDED.ret)
-    WHERE cells.inc < EXCLUDED.inc OR cells.ret < EXCLUDED.ret
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM dev), (SELECT watermark FROM rep), (SELECT count(*) FROM merged)";
+/// Lock order, as before: device, replica, cells (see module doc).
+const INGEST: &str = "SELECT o_devices, o_watermark, o_stored FROM dps_ingest(\
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)";
 
 impl Store for PgStore {
     fn add_enrolment(&self, code_hash: &[u8; 32], e: &PendingEnrolment) -> Result<(), StoreError> {
@@ -364,6 +382,86 @@ impl Store for PgStore {
         Ok(Some(d))
     }
 
+    fn re_enrol(
+        &self,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        device: Device,
+    ) -> Result<ReEnrolment, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(be)?;
+        // The code's row is locked first: of two redeems of one code the
+        // second waits, then finds it gone (as `redeem`'s DELETE does).
+        let Some(row) = tx
+            .query_opt(
+                "SELECT site, expires FROM enrolments WHERE code_hash = $1 FOR UPDATE",
+                &[&&code_hash[..]],
+            )
+            .map_err(be)?
+        else {
+            return Ok(ReEnrolment::BadCode);
+        };
+        let site: String = row.try_get(0).map_err(be)?;
+        let expires: DateTime<Utc> = row.try_get(1).map_err(be)?;
+        let forget_code = |tx: &mut postgres::Transaction| {
+            tx.execute(
+                "DELETE FROM enrolments WHERE code_hash = $1",
+                &[&&code_hash[..]],
+            )
+            .map_err(be)
+        };
+        if expires <= now {
+            forget_code(&mut tx)?;
+            tx.commit().map_err(be)?;
+            return Ok(ReEnrolment::BadCode);
+        }
+        let site = Code::new(&site).map_err(|e| corrupt("enrolment site", e))?;
+        let enrolled = device.enrolled.trunc_subsecs(6);
+        // Locks the device's row: a concurrent revoke or push of this device
+        // waits for the re-keying (or sees it done).
+        let old = tx
+            .query_opt(
+                &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1 FOR UPDATE"),
+                &[&device.id],
+            )
+            .map_err(be)?;
+        let out = match old.as_ref().map(device_of).transpose()? {
+            // Dropping the transaction rolls back: nothing changed, the code stays.
+            Some(d) if d.revoked.is_none() => return Ok(ReEnrolment::Active),
+            Some(_) => {
+                let row = tx
+                    .query_one(
+                        &format!(
+                            "UPDATE devices SET token_hash = $2, site = $3, enrolled = $4, revoked = NULL
+                             WHERE id = $1 RETURNING {DEVICE_COLS}"
+                        ),
+                        &[&device.id, &device.token_hash, &site.as_str(), &enrolled],
+                    )
+                    .map_err(be)?;
+                ReEnrolment::Rekeyed(device_of(&row)?)
+            }
+            None => {
+                let row = tx
+                    .query_opt(
+                        &format!(
+                            "INSERT INTO devices (id, site, token_hash, enrolled) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (id) DO NOTHING RETURNING {DEVICE_COLS}"
+                        ),
+                        &[&device.id, &site.as_str(), &device.token_hash, &enrolled],
+                    )
+                    .map_err(be)?;
+                match row {
+                    Some(row) => ReEnrolment::Restored(device_of(&row)?),
+                    // Another code restored it a moment ago: it is active now.
+                    None => return Ok(ReEnrolment::Active),
+                }
+            }
+        };
+        forget_code(&mut tx)?;
+        tx.commit().map_err(be)?;
+        Ok(out)
+    }
+
     fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
         let mut c = self.conn()?;
         let row = c
@@ -411,6 +509,8 @@ impl Store for PgStore {
         // Sequences are BIGINT in the database: refuse what cannot be stored.
         let after = to_i64(req.after, "after")?;
         let upto = to_i64(req.upto, "upto")?;
+        // Sorted by day first: the least and greatest days are at the ends.
+        let (dmin, dmax) = (cols.day.first(), cols.day.last());
         let mut c = self.conn()?;
         let st = c.ingest_statements().map_err(be)?;
         let row = c
@@ -425,6 +525,8 @@ impl Store for PgStore {
                     &req.replica.incarnation,
                     &after,
                     &upto,
+                    &dmin,
+                    &dmax,
                     &cols.day,
                     &cols.site,
                     &cols.procedure,
@@ -438,12 +540,24 @@ impl Store for PgStore {
                 ],
             )
             .map_err(be)?;
-        let devices: i64 = row.try_get(0).map_err(be)?;
+        let devices: i32 = row.try_get(0).map_err(be)?;
         let watermark: Option<i64> = row.try_get(1).map_err(be)?;
         let stored: i64 = row.try_get(2).map_err(be)?;
         let (1, Some(watermark)) = (devices, watermark) else {
-            // The statement stopped at `dev`: nothing was written.
-            return Err(StoreError::NoDevice(device.to_owned()));
+            // The device is unknown or revoked: nothing was written. Say which.
+            let revoked = c
+                .query_opt(
+                    "SELECT revoked IS NOT NULL FROM devices WHERE id = $1",
+                    &[&device],
+                )
+                .map_err(be)?
+                .map(|r| r.try_get::<_, bool>(0))
+                .transpose()
+                .map_err(be)?;
+            return Err(match revoked {
+                Some(true) => StoreError::Revoked(device.to_owned()),
+                _ => StoreError::NoDevice(device.to_owned()),
+            });
         };
         Ok(IngestOutcome {
             watermark: to_u64(watermark, "watermark")?,

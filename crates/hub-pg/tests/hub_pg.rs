@@ -15,7 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use dps_hub_pg::testing::{synth, TempCluster};
 use dps_hub_pg::{migrations, PgError, PgStore};
 use dps_hub_store::{
-    totals, Account, CellQuery, Device, PendingEnrolment, Session, SledStore, Store, StoreError,
+    totals, Account, CellQuery, Device, PendingEnrolment, ReEnrolment, Session, SledStore, Store,
+    StoreError,
 };
 use dps_model::{AgeBand, CellKey, Channel, Code, Language, PnCount, ReplicaId};
 use dps_report::TalliesRequest;
@@ -319,6 +320,177 @@ fn ingest_for_an_unknown_device_stores_nothing(b: &dyn Backend) {
     assert_eq!(s.watermark(&r).unwrap(), 0);
 }
 
+/// Re-enrolment keeps a kiosk's device id (hence its replica): an active
+/// device refuses the code and nothing changes, the code included; a revoked
+/// one is re-keyed with its cells, watermark and last sync intact; one the
+/// store does not know (restored from an older copy) is created with its id.
+fn re_enrolment_keeps_the_device_and_refuses_an_active_one(b: &dyn Backend) {
+    let s = b.open();
+    let now = t("2026-03-02T09:00:00Z");
+    let d = enrolled(s.as_ref(), "dev-k", "bus-2");
+    let r = replica("dev-k", "i1");
+    let mut req = push(
+        &r,
+        0,
+        2,
+        &[(synth::cell(0), pn(3, 1)), (synth::cell(1), pn(2, 0))],
+    );
+    req.pending = 7;
+    s.ingest("dev-k", &req, t("2026-03-01T10:00:00Z")).unwrap();
+    let synced = s.device("dev-k").unwrap().unwrap();
+    let cells = stored_cells(s.as_ref());
+    let add = |code: &str, expires| {
+        s.add_enrolment(
+            &code_hash(code),
+            &PendingEnrolment {
+                site: site("dps-schaerbeek"),
+                expires,
+            },
+        )
+        .unwrap()
+    };
+    add("NEW", now + Duration::hours(1));
+    let mut again = candidate("dev-k", now);
+    again.token_hash = "hash-of-new-token".into();
+
+    // Active: refused, nothing changed, and the code still works afterwards.
+    assert_eq!(
+        s.re_enrol(&code_hash("NEW"), now, again.clone()).unwrap(),
+        ReEnrolment::Active
+    );
+    assert_eq!(s.device("dev-k").unwrap(), Some(synced.clone()));
+    assert_eq!(s.devices().unwrap().len(), 1);
+
+    s.revoke("dev-k", now).unwrap();
+    let ReEnrolment::Rekeyed(back) = s.re_enrol(&code_hash("NEW"), now, again.clone()).unwrap()
+    else {
+        panic!("a revoked device is re-keyed");
+    };
+    assert_eq!(back.id, "dev-k");
+    assert_eq!(back.token_hash, "hash-of-new-token");
+    assert_eq!(back.site, site("dps-schaerbeek"), "the code's site");
+    assert_eq!(back.revoked, None);
+    assert_eq!(back.enrolled, now);
+    assert_eq!(
+        (back.last_sync, back.clock_skew_secs, back.pending),
+        (synced.last_sync, synced.clock_skew_secs, synced.pending),
+        "the last sync is kept"
+    );
+    assert_ne!(back.token_hash, d.token_hash);
+    assert_eq!(s.device("dev-k").unwrap(), Some(back));
+    assert_eq!(stored_cells(s.as_ref()), cells);
+    assert_eq!(s.watermark(&r).unwrap(), 2);
+    // The code is used up.
+    s.revoke("dev-k", now).unwrap();
+    assert_eq!(
+        s.re_enrol(&code_hash("NEW"), now, again.clone()).unwrap(),
+        ReEnrolment::BadCode
+    );
+    // Expired: refused and gone, the device stays revoked.
+    add("LATE", now);
+    assert_eq!(
+        s.re_enrol(&code_hash("LATE"), now, again.clone()).unwrap(),
+        ReEnrolment::BadCode
+    );
+    assert!(s.device("dev-k").unwrap().unwrap().revoked.is_some());
+    add("LATE", now + Duration::hours(1));
+    assert!(matches!(
+        s.re_enrol(&code_hash("LATE"), now, again).unwrap(),
+        ReEnrolment::Rekeyed(_)
+    ));
+
+    // Unknown to this store: created with the kiosk's id, at the code's site.
+    add("RESTORE", now + Duration::hours(1));
+    let ReEnrolment::Restored(new) = s
+        .re_enrol(&code_hash("RESTORE"), now, candidate("dev-lost", now))
+        .unwrap()
+    else {
+        panic!("an unknown device is restored");
+    };
+    assert_eq!(
+        (new.id.as_str(), new.site.as_str()),
+        ("dev-lost", "dps-schaerbeek")
+    );
+    assert_eq!((new.revoked, new.last_sync), (None, None));
+    assert_eq!(s.device("dev-lost").unwrap(), Some(new));
+    let lost = replica("dev-lost", "i9");
+    s.ingest(
+        "dev-lost",
+        &push(&lost, 0, 1, &[(synth::cell(5), pn(1, 0))]),
+        now,
+    )
+    .unwrap();
+    assert_eq!(s.watermark(&lost).unwrap(), 1);
+}
+
+/// A revoked device's push stores nothing and says why.
+fn a_push_after_a_revocation_stores_nothing(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-v", "bus-2");
+    let r = replica("dev-v", "i1");
+    s.ingest(
+        "dev-v",
+        &push(&r, 0, 1, &[(synth::cell(0), pn(1, 0))]),
+        t("2026-03-01T10:00:00Z"),
+    )
+    .unwrap();
+    s.revoke("dev-v", t("2026-03-01T11:00:00Z")).unwrap();
+    let before = (stored_cells(s.as_ref()), s.device("dev-v").unwrap());
+    let mut late = push(
+        &r,
+        1,
+        3,
+        &[(synth::cell(0), pn(5, 0)), (synth::cell(1), pn(1, 0))],
+    );
+    late.pending = 99;
+    let err = s.ingest("dev-v", &late, t("2026-03-01T12:00:00Z"));
+    assert!(
+        matches!(err, Err(StoreError::Revoked(ref d)) if d == "dev-v"),
+        "{err:?}"
+    );
+    assert_eq!(
+        (stored_cells(s.as_ref()), s.device("dev-v").unwrap()),
+        before
+    );
+    assert_eq!(s.watermark(&r).unwrap(), 1);
+}
+
+/// Pushes race a revocation from another handle (another hub process on
+/// PostgreSQL): once `revoke` has returned, not one more push lands.
+fn revocation_racing_pushes_lets_nothing_in_after_it_returns(b: &dyn Backend) {
+    let s = b.open();
+    let other = b.open();
+    enrolled(s.as_ref(), "dev-race", "bus-2");
+    let r = replica("dev-race", "i1");
+    let barrier = Barrier::new(2);
+    std::thread::scope(|sc| {
+        let pusher = sc.spawn(|| {
+            barrier.wait();
+            // Each push grows a cell, so any push that lands changes the store.
+            for n in 1..100_000u64 {
+                let req = push(&r, n - 1, n, &[(synth::cell((n % 50) as usize), pn(n, 0))]);
+                match s.ingest("dev-race", &req, t("2026-03-01T10:00:00Z")) {
+                    Ok(_) => {}
+                    Err(StoreError::Revoked(_)) => return n,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            panic!("the revocation never stopped the pushes");
+        });
+        barrier.wait();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(other.revoke("dev-race", t("2026-03-01T10:30:00Z")).unwrap());
+        let at_revocation = (stored_cells(other.as_ref()), other.watermark(&r).unwrap());
+        let stopped_at = pusher.join().unwrap();
+        assert!(stopped_at > 1, "no push landed before the revocation");
+        assert_eq!(
+            (stored_cells(other.as_ref()), other.watermark(&r).unwrap()),
+            at_revocation,
+            "a push landed after revoke() returned"
+        );
+    });
+}
+
 fn ingest_records_each_devices_last_sync_skew_and_pending(b: &dyn Backend) {
     let s = b.open();
     enrolled(s.as_ref(), "dev-a", "bus-2");
@@ -370,6 +542,84 @@ fn merge_is_by_maximum_per_replica_and_cell(b: &dyn Backend) {
     let want: BTreeMap<_, _> = [((r.clone(), c0), pn(5, 2)), ((r, c1), pn(2, 0))]
         .into_iter()
         .collect();
+    assert_eq!(stored_cells(s.as_ref()), want);
+}
+
+/// Cells on both sides of the latest day a replica has stored (PostgreSQL
+/// inserts later days without ON CONFLICT), with a repeated key among the new
+/// ones and other replicas' cells on those days: every cell ends at its
+/// maximum, and `stored` counts the cells that are new or grew.
+fn a_push_across_the_latest_stored_day_merges_each_cell_once(b: &dyn Backend) {
+    let s = b.open();
+    enrolled(s.as_ref(), "dev-d", "bus-2");
+    enrolled(s.as_ref(), "dev-o", "bus-2");
+    let now = t("2026-03-01T10:00:00Z");
+    // synth::cell(i) is on day i % 365: cells 10, 20, 30 on days 10, 20, 30.
+    let r = replica("dev-d", "i1");
+    let other = replica("dev-o", "i1");
+    let c = synth::cell;
+    s.ingest(
+        "dev-d",
+        &push(
+            &r,
+            0,
+            3,
+            &[(c(10), pn(2, 0)), (c(20), pn(3, 1)), (c(30), pn(1, 0))],
+        ),
+        now,
+    )
+    .unwrap();
+    // Another replica already holds later days: they must not count as this one's.
+    s.ingest(
+        "dev-o",
+        &push(&other, 0, 2, &[(c(40), pn(7, 0)), (c(50), pn(1, 0))]),
+        now,
+    )
+    .unwrap();
+    let o = s
+        .ingest(
+            "dev-d",
+            &push(
+                &r,
+                3,
+                9,
+                &[
+                    (c(50), pn(1, 0)),       // later day, new (dev-o has it)
+                    (c(5), pn(4, 0)),        // earlier day, new key
+                    (c(20), pn(3, 2)),       // stored, grows (ret)
+                    (c(30), pn(1, 0)),       // the latest stored day, unchanged
+                    (c(30 + 365), pn(6, 0)), // the latest stored day, new key
+                    (c(40), pn(2, 0)),       // later day, new
+                    (c(40), pn(5, 1)),       // the same key again: the maximum wins
+                ],
+            ),
+            now,
+        )
+        .unwrap();
+    assert_eq!(o.stored, 5, "c5, c20, c395, c40 and c50 changed");
+    assert_eq!(o.watermark, 9);
+    let want: BTreeMap<_, _> = [
+        ((r.clone(), c(5)), pn(4, 0)),
+        ((r.clone(), c(10)), pn(2, 0)),
+        ((r.clone(), c(20)), pn(3, 2)),
+        ((r.clone(), c(30)), pn(1, 0)),
+        ((r.clone(), c(395)), pn(6, 0)),
+        ((r.clone(), c(40)), pn(5, 1)),
+        ((r.clone(), c(50)), pn(1, 0)),
+        ((other.clone(), c(40)), pn(7, 0)),
+        ((other, c(50)), pn(1, 0)),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(stored_cells(s.as_ref()), want);
+    // The same push again changes nothing.
+    let again = push(
+        &r,
+        3,
+        9,
+        &[(c(40), pn(5, 1)), (c(50), pn(1, 0)), (c(5), pn(4, 0))],
+    );
+    assert_eq!(s.ingest("dev-d", &again, now).unwrap().stored, 0);
     assert_eq!(stored_cells(s.as_ref()), want);
 }
 
@@ -985,8 +1235,12 @@ contract!(
     concurrent_redeems_of_one_code_enrol_one_device,
     revocation_is_immediate_and_keeps_the_first_time,
     ingest_for_an_unknown_device_stores_nothing,
+    re_enrolment_keeps_the_device_and_refuses_an_active_one,
+    a_push_after_a_revocation_stores_nothing,
+    revocation_racing_pushes_lets_nothing_in_after_it_returns,
     ingest_records_each_devices_last_sync_skew_and_pending,
     merge_is_by_maximum_per_replica_and_cell,
+    a_push_across_the_latest_stored_day_merges_each_cell_once,
     duplicate_keys_in_one_push_merge,
     resends_and_reorders_do_not_change_totals,
     watermark_advances_only_contiguously,

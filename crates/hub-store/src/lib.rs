@@ -37,6 +37,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("no such device {0:?}")]
     NoDevice(String),
+    /// The device was revoked, possibly while its push was on the way:
+    /// checked inside the ingest's transaction, so nothing of it is stored.
+    #[error("device {0:?} is revoked")]
+    Revoked(String),
 }
 
 impl From<sled::Error> for StoreError {
@@ -66,6 +70,25 @@ pub struct Device {
     /// Cells the kiosk said were still waiting after its last push.
     pub pending: Option<u64>,
     pub revoked: Option<DateTime<Utc>>,
+}
+
+/// What redeeming a code for an existing device id did ([`Store::re_enrol`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReEnrolment {
+    /// The code is unknown, used or expired. Nothing changed (an expired
+    /// code is removed, as by [`Store::redeem`]).
+    BadCode,
+    /// The device is enrolled and not revoked: a code may not take over a
+    /// live kiosk's replica. Nothing changed; the code stays usable.
+    Active,
+    /// The device was revoked: it now has the new token, is active again and
+    /// belongs to the code's site. Its replicas, cells, watermarks and last
+    /// sync are untouched, so the kiosk carries on where it stopped.
+    Rekeyed(Device),
+    /// The hub did not know the device (its store was restored from a copy
+    /// older than the enrolment, or lost): created with the kiosk's id, so
+    /// the kiosk's replica is the one it always was.
+    Restored(Device),
 }
 
 /// What an ingest did.
@@ -348,12 +371,27 @@ pub trait Store: Coordination + Send + Sync + 'static {
         now: DateTime<Utc>,
         device: Device,
     ) -> Result<Option<Device>, StoreError>;
+    /// Consume a code (once, atomically) for the existing device `device.id`
+    /// — the kiosk's own id — giving it `device.token_hash`, the code's site,
+    /// `enrolled = device.enrolled` and no revocation, if that device is
+    /// revoked or unknown; see [`ReEnrolment`]. An active device is refused
+    /// and nothing changes, the code included.
+    fn re_enrol(
+        &self,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        device: Device,
+    ) -> Result<ReEnrolment, StoreError>;
     fn device(&self, id: &str) -> Result<Option<Device>, StoreError>;
     fn devices(&self) -> Result<Vec<Device>, StoreError>;
     /// Returns false when there is no such device.
     fn revoke(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
     /// Merge a push from `device` (ownership already checked) and record the
-    /// device's last sync, clock skew and pending count, all in one transaction.
+    /// device's last sync, clock skew and pending count, all in one
+    /// transaction. The device must exist ([`StoreError::NoDevice`]) and not
+    /// be revoked ([`StoreError::Revoked`]) *inside* that transaction: a push
+    /// authenticated just before a revocation stores nothing once
+    /// `revoke` has returned.
     fn ingest(
         &self,
         device: &str,

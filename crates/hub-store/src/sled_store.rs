@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use crate::{
-    advance_watermark, merged_cells, Device, IngestOutcome, PendingEnrolment, Store, StoreError,
+    advance_watermark, merged_cells, Device, IngestOutcome, PendingEnrolment, ReEnrolment, Store,
+    StoreError,
 };
 
 /// The embedded store: one sled database in the data directory.
@@ -33,6 +34,9 @@ pub struct SledStore {
     write: Arc<Mutex<()>>,
 }
 
+/// The sled database's directory inside the hub's data directory.
+const DB_DIR: &str = "hub.sled";
+
 const SEP: u8 = 0x00;
 const REP_SEP: u8 = 0x1f;
 
@@ -44,10 +48,31 @@ fn replica_key(r: &ReplicaId) -> Vec<u8> {
     k
 }
 
-/// Key prefixes in the `data` tree: cells and watermarks share one tree so a
-/// single atomic `Batch` covers both.
+/// Key prefixes in the `data` tree: cells, watermarks and each device's sync
+/// status share one tree so a single atomic `Batch` covers a whole push.
 const P_CELL: u8 = b'c';
 const P_WATERMARK: u8 = b'w';
+/// `s` + device id: what the device's last push said ([`SyncState`]). Kept
+/// apart from the device's record (`devices` tree: identity, token, site,
+/// revocation), which an ingest therefore never rewrites: a push cannot undo
+/// a revocation or a re-keying that happened while it was on the way.
+const P_STATUS: u8 = b's';
+
+fn status_key(device: &str) -> Vec<u8> {
+    let mut k = vec![P_STATUS];
+    k.extend_from_slice(device.as_bytes());
+    k
+}
+
+/// A device's last sync as its latest push recorded it. Stores written
+/// before this key existed kept these fields in the device record; the
+/// record's values stand until the device's next push.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SyncState {
+    last_sync: Option<DateTime<Utc>>,
+    clock_skew_secs: Option<i64>,
+    pending: Option<u64>,
+}
 
 fn watermark_key(rk: &[u8]) -> Vec<u8> {
     let mut k = vec![P_WATERMARK];
@@ -109,11 +134,16 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 }
 
 impl SledStore {
+    /// Whether `dir` holds a store (so [`SledStore::open`] would not create one).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(DB_DIR).join("conf").is_file()
+    }
+
     /// Open (or create) the store in `dir`. Another process holding it is
     /// reported as [`StoreError::Locked`], never as a raw lock error.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
-            .path(dir.join("hub.sled"))
+            .path(dir.join(DB_DIR))
             .open()
             .map_err(|e| match e {
                 // sled wraps the failed file lock in an `Other` I/O error whose
@@ -142,6 +172,32 @@ impl SledStore {
     }
 }
 
+impl SledStore {
+    fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Poisoned only if a writer panicked; sled's own state is consistent.
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The device record alone (no sync status).
+    fn record(&self, id: &str) -> Result<Option<Device>, StoreError> {
+        self.devices
+            .get(id.as_bytes())?
+            .map(|b| unjson(&b, "device"))
+            .transpose()
+    }
+
+    /// The record with its latest sync status laid over it.
+    fn with_status(&self, mut d: Device) -> Result<Device, StoreError> {
+        if let Some(raw) = self.data.get(status_key(&d.id))? {
+            let st: SyncState = unjson(&raw, "device sync status")?;
+            d.last_sync = st.last_sync;
+            d.clock_skew_secs = st.clock_skew_secs;
+            d.pending = st.pending;
+        }
+        Ok(d)
+    }
+}
+
 impl Store for SledStore {
     fn add_enrolment(&self, code_hash: &[u8; 32], e: &PendingEnrolment) -> Result<(), StoreError> {
         self.enrolments.insert(code_hash, json(e)?)?;
@@ -155,6 +211,8 @@ impl Store for SledStore {
         now: DateTime<Utc>,
         device: Device,
     ) -> Result<Option<Device>, StoreError> {
+        // Device records change under the write lock only (see `revoke`).
+        let _w = self.write_lock();
         let r = (&self.enrolments, &self.devices)
             .transaction(|(en, dv)| {
                 let Some(raw) = en.get(code_hash)? else {
@@ -182,11 +240,69 @@ impl Store for SledStore {
         Ok(r)
     }
 
+    fn re_enrol(
+        &self,
+        code_hash: &[u8; 32],
+        now: DateTime<Utc>,
+        device: Device,
+    ) -> Result<ReEnrolment, StoreError> {
+        // Under the write lock: a revocation or a push of this device cannot
+        // interleave with the check and the re-keying.
+        let _w = self.write_lock();
+        let r = (&self.enrolments, &self.devices)
+            .transaction(|(en, dv)| {
+                let Some(raw) = en.get(code_hash)? else {
+                    return Ok(ReEnrolment::BadCode);
+                };
+                let pe: PendingEnrolment =
+                    unjson(&raw, "enrolment").map_err(ConflictableTransactionError::Abort)?;
+                if pe.expires <= now {
+                    en.remove(&code_hash[..])?;
+                    return Ok(ReEnrolment::BadCode);
+                }
+                let old: Option<Device> = dv
+                    .get(device.id.as_bytes())?
+                    .map(|b| unjson(&b, "device"))
+                    .transpose()
+                    .map_err(ConflictableTransactionError::Abort)?;
+                if old.as_ref().is_some_and(|d| d.revoked.is_none()) {
+                    // Nothing written: the code stays for this or another kiosk.
+                    return Ok(ReEnrolment::Active);
+                }
+                en.remove(&code_hash[..])?;
+                let d = Device {
+                    site: pe.site,
+                    revoked: None,
+                    ..match &old {
+                        // Keep what the old record knew of its last sync.
+                        Some(o) => Device {
+                            token_hash: device.token_hash.clone(),
+                            enrolled: device.enrolled,
+                            ..o.clone()
+                        },
+                        None => device.clone(),
+                    }
+                };
+                dv.insert(
+                    d.id.as_bytes(),
+                    json(&d).map_err(ConflictableTransactionError::Abort)?,
+                )?;
+                Ok(if old.is_some() {
+                    ReEnrolment::Rekeyed(d)
+                } else {
+                    ReEnrolment::Restored(d)
+                })
+            })
+            .map_err(tx_err)?;
+        self.db.flush()?;
+        Ok(match r {
+            ReEnrolment::Rekeyed(d) => ReEnrolment::Rekeyed(self.with_status(d)?),
+            other => other,
+        })
+    }
+
     fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
-        self.devices
-            .get(id.as_bytes())?
-            .map(|b| unjson(&b, "device"))
-            .transpose()
+        self.record(id)?.map(|d| self.with_status(d)).transpose()
     }
 
     fn devices(&self) -> Result<Vec<Device>, StoreError> {
@@ -195,13 +311,14 @@ impl Store for SledStore {
             .map(|r| {
                 r.map_err(StoreError::from)
                     .and_then(|(_, v)| unjson(&v, "device"))
+                    .and_then(|d| self.with_status(d))
             })
             .collect()
     }
 
     fn revoke(&self, id: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(mut d) = self.device(id)? else {
+        let _w = self.write_lock();
+        let Some(mut d) = self.record(id)? else {
             return Ok(false);
         };
         if d.revoked.is_none() {
@@ -226,12 +343,17 @@ impl Store for SledStore {
             .map(|(k, c)| Ok((cell_key(&rk, k)?, c)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         // One writer at a time: the reads below and the batch that follows
-        // must not interleave with another push (or a revoke).
-        let _w = self.write.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(raw) = self.devices.get(device.as_bytes())? else {
+        // must not interleave with another push, a revocation or a re-keying.
+        let _w = self.write_lock();
+        let Some(d) = self.record(device)? else {
             return Err(StoreError::NoDevice(device.to_owned()));
         };
-        let mut d: Device = unjson(&raw, "device")?;
+        // Checked again here, under the lock: the handler authenticated the
+        // push before it waited for the lock, and a revocation that returned
+        // in between must hold.
+        if d.revoked.is_some() {
+            return Err(StoreError::Revoked(device.to_owned()));
+        }
         let mut batch = sled::Batch::default();
         let mut stored = 0;
         for (k, count) in merged {
@@ -255,12 +377,15 @@ impl Store for SledStore {
         if new_wm != wm {
             batch.insert(wk, &new_wm.to_be_bytes()[..]);
         }
-        // Cells and watermark in ONE atomic batch of one tree.
+        let st = SyncState {
+            last_sync: Some(hub_time),
+            clock_skew_secs: Some((req.kiosk_time - hub_time).num_seconds()),
+            pending: Some(req.pending),
+        };
+        batch.insert(status_key(device), json(&st)?);
+        // Cells, watermark and the device's sync status in ONE atomic batch
+        // of one tree.
         self.data.apply_batch(batch)?;
-        d.last_sync = Some(hub_time);
-        d.clock_skew_secs = Some((req.kiosk_time - hub_time).num_seconds());
-        d.pending = Some(req.pending);
-        self.devices.insert(device.as_bytes(), json(&d)?)?;
         Ok(IngestOutcome {
             watermark: new_wm,
             stored,

@@ -20,6 +20,12 @@ pub enum AdminError {
          wait for it to finish starting or stop it, then try again"
     )]
     HubNotAnswering { dir: String, detail: String },
+    #[error(
+        "there is no hub store in {dir} and no dps-hub is running there: nothing was done \
+         (and nothing created). Pass the --data-dir the hub serves from, or start \
+         `dps-hub --data-dir {dir} serve` once to create the store"
+    )]
+    NoStore { dir: String },
     #[error("the running hub refused the command: {0}")]
     Refused(String),
     #[error("no device {0:?}")]
@@ -81,7 +87,26 @@ pub async fn direct<T: Send + 'static>(
         .map_err(AdminError::from)
 }
 
-/// Prefer the running hub; open the embedded store only if none answers.
+/// The hub's data directory when `--data-dir` is not given:
+/// `$XDG_DATA_HOME/dps-hub`, else `~/.local/share/dps-hub` (absolute, so an
+/// admin command finds the store whatever directory it is run from).
+/// `None` when neither variable is set.
+pub fn default_data_dir() -> Option<std::path::PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(std::path::PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .map(|h| h.join(".local/share"))
+        })?;
+    Some(base.join("dps-hub"))
+}
+
+/// Prefer the running hub; open the embedded store only if none answers,
+/// and only if there is one: an admin command pointed at the wrong directory
+/// must not create an empty store there and, say, print a code no hub knows.
 pub async fn locate(data_dir: &Path) -> Result<Target, AdminError> {
     let dir = data_dir.display().to_string();
     let running = match std::fs::read(admin_file_path(data_dir)) {
@@ -109,6 +134,9 @@ pub async fn locate(data_dir: &Path) -> Result<Target, AdminError> {
             Ok(_) => return Ok(Target::Running { client, file }),
             Err(e) => detail = e.to_string(),
         }
+    }
+    if !SledStore::exists(data_dir) {
+        return Err(AdminError::NoStore { dir });
     }
     match SledStore::open(data_dir) {
         Ok(s) => Ok(Target::Direct(Arc::new(s))),

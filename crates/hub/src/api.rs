@@ -19,11 +19,10 @@ use dps_sync::wire::{
     MAX_BODY_BYTES, PATH_ENROL, PATH_HEALTH, PATH_PUSH, PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::secret;
-use crate::store::{Device, PendingEnrolment, Store, StoreError};
+use crate::store::{Device, PendingEnrolment, ReEnrolment, Store, StoreError};
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -37,6 +36,9 @@ pub struct AppState {
     pub durable_acks: bool,
     /// Served over TLS: session cookies are then marked `Secure`.
     pub tls: bool,
+    /// How long one request may take, body included, before the hub answers
+    /// `408 {"code":"timeout",…}` ([`REQUEST_TIMEOUT`]; shorter in tests).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             clock: Arc::new(Utc::now),
             durable_acks: true,
             tls: false,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 
@@ -77,6 +80,10 @@ impl IntoResponse for ApiErr {
 
 impl From<StoreError> for ApiErr {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Revoked(_) = e {
+            // Revoked between authentication and the ingest's transaction.
+            return revoked();
+        }
         tracing::error!(error = %e, "store failure");
         ApiErr(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -141,8 +148,34 @@ fn json_error_layer_fallback() -> ApiErr {
     )
 }
 
+/// Answers `408` with the JSON error body every other error has, when the
+/// request (body included) takes longer than `limit`. (tower-http's timeout
+/// layer answers 408 with an empty body, which a kiosk cannot read.) The
+/// handler is dropped; a store operation already running on a blocking
+/// thread still finishes, which is harmless: the kiosk resends and the merge
+/// is idempotent.
+async fn time_limit(
+    State(limit): State<Duration>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiErr(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::TIMEOUT,
+            format!(
+                "the request took longer than {} s; send it again",
+                limit.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    }
+}
+
 /// The kiosk-facing router.
 pub fn app(state: AppState) -> Router {
+    let limit = state.request_timeout;
     Router::new()
         .route(PATH_HEALTH, get(healthz))
         .route(PATH_ENROL, post(enrol))
@@ -150,10 +183,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::web::routes())
         .fallback(|| async { json_error_layer_fallback() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(axum::middleware::from_fn_with_state(limit, time_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -177,9 +207,16 @@ async fn enrol(
 ) -> Result<Json<EnrolResponse>, ApiErr> {
     let req: EnrolRequest = parse_body(body)?;
     check_version(req.v)?;
+    if let Some(id) = &req.device {
+        if !valid_device_id(id) {
+            return Err(bad(
+                "the device id must be 1-64 lowercase letters, digits, '-' or '_'",
+            ));
+        }
+    }
     let code_hash = secret::code_hash(&req.code);
     let now = (st.clock)();
-    let device_id = secret::new_device_id();
+    let device_id = req.device.clone().unwrap_or_else(secret::new_device_id);
     let secret_part = secret::new_secret();
     let device = Device {
         id: device_id.clone(),
@@ -193,15 +230,44 @@ async fn enrol(
         revoked: None,
     };
     let store = st.store.clone();
-    let redeemed = blocking(move || store.redeem(&code_hash, now, device)).await?;
-    let Some(d) = redeemed else {
-        return Err(ApiErr(
+    let bad_code = || {
+        ApiErr(
             StatusCode::UNAUTHORIZED,
             codes::BAD_CODE,
             "this enrolment code is wrong, already used or expired".into(),
-        ));
+        )
     };
-    tracing::info!(device = %d.id, site = %d.site, "device enrolled");
+    let d = if req.device.is_some() {
+        // Re-enrolment: the kiosk keeps its device id, hence its replica.
+        match blocking(move || store.re_enrol(&code_hash, now, device)).await? {
+            ReEnrolment::BadCode => return Err(bad_code()),
+            ReEnrolment::Active => {
+                return Err(ApiErr(
+                    StatusCode::CONFLICT,
+                    codes::DEVICE_ACTIVE,
+                    format!(
+                        "device {device_id} is enrolled and active; the code was not used. \
+                         Revoke the device first (dps-hub revoke {device_id}) if this kiosk \
+                         must take a new code"
+                    ),
+                ))
+            }
+            ReEnrolment::Rekeyed(d) => {
+                tracing::info!(device = %d.id, site = %d.site, "revoked device re-enrolled");
+                d
+            }
+            ReEnrolment::Restored(d) => {
+                tracing::info!(device = %d.id, site = %d.site, "device unknown to this store re-enrolled");
+                d
+            }
+        }
+    } else {
+        let Some(d) = blocking(move || store.redeem(&code_hash, now, device)).await? else {
+            return Err(bad_code());
+        };
+        tracing::info!(device = %d.id, site = %d.site, "device enrolled");
+        d
+    };
     Ok(Json(EnrolResponse {
         v: PROTOCOL_VERSION,
         token: format!("{}.{}", d.id, secret_part),
@@ -209,6 +275,24 @@ async fn enrol(
         site: d.site,
         hub_time: now,
     }))
+}
+
+/// A device id a kiosk may bring to a re-enrolment: what
+/// `secret::new_device_id` makes, and nothing a token could not carry
+/// (the token is `id.secret`, split at the first dot).
+fn valid_device_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn revoked() -> ApiErr {
+    ApiErr(
+        StatusCode::UNAUTHORIZED,
+        codes::REVOKED,
+        "this device has been revoked".into(),
+    )
 }
 
 fn unauthorized(msg: &str) -> ApiErr {
@@ -238,11 +322,7 @@ async fn authenticate(st: &AppState, headers: &HeaderMap) -> Result<Device, ApiE
         return Err(unauthorized("unknown device or wrong token"));
     };
     if d.revoked.is_some() {
-        return Err(ApiErr(
-            StatusCode::UNAUTHORIZED,
-            codes::REVOKED,
-            "this device has been revoked".into(),
-        ));
+        return Err(revoked());
     }
     Ok(d)
 }
@@ -407,9 +487,9 @@ pub fn admin_app(state: AppState, admin_token: String) -> Router {
             },
         ))
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
+            state.request_timeout,
+            time_limit,
         ))
         .with_state(state)
 }

@@ -13,14 +13,11 @@ use dps_model::Code;
 #[derive(Debug, Parser)]
 #[command(name = "dps-hub", version)]
 struct Cli {
-    /// Where the hub keeps its store.
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        default_value = "dps-hub-data"
-    )]
-    data_dir: PathBuf,
+    /// Where the hub keeps its embedded store [default: $XDG_DATA_HOME/dps-hub,
+    /// else ~/.local/share/dps-hub]. Only `serve` creates it; the other
+    /// commands refuse a directory that holds no store.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Use PostgreSQL (postgres://user@host/db) instead of the embedded
     /// store; the hub brings the schema up to date itself, and several hubs
     /// may serve one database.
@@ -46,6 +43,10 @@ enum Cmd {
         /// serves plain HTTP (X-Forwarded-* headers are never trusted for it).
         #[arg(long, value_name = "URL", value_parser = dps_hub::web::public_url_is_https)]
         public_url: Option<bool>,
+        /// On SIGTERM or Ctrl-C, let requests in flight finish for at most
+        /// this many seconds, then stop.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        shutdown_grace: u64,
     },
     /// Make a one-time enrolment code for a kiosk at SITE.
     Enrol {
@@ -153,8 +154,16 @@ async fn shutdown_signal() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = match cli.data_dir {
+        Some(d) => d,
+        // PostgreSQL needs no data directory.
+        None if cli.database_url.is_some() => PathBuf::new(),
+        None => dps_hub::admin::default_data_dir().context(
+            "no --data-dir given and neither XDG_DATA_HOME nor HOME is set: pass --data-dir",
+        )?,
+    };
     let loc = dps_hub::admin::Location {
-        data_dir: cli.data_dir.clone(),
+        data_dir: data_dir.clone(),
         database_url: cli.database_url.clone(),
     };
     match cli.command {
@@ -163,16 +172,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             public_url,
+            shutdown_grace,
         } => {
-            let tls = tls_cert.zip(tls_key);
-            let opts = ServeOptions {
-                bind,
-                data_dir: cli.data_dir,
-                database_url: cli.database_url,
-                tls,
-                secure_cookies: public_url == Some(true),
+            let mut opts = ServeOptions::new(bind, &data_dir);
+            opts.database_url = cli.database_url;
+            opts.tls = tls_cert.zip(tls_key);
+            opts.secure_cookies = public_url == Some(true);
+            opts.limits.shutdown_grace = std::time::Duration::from_secs(shutdown_grace);
+            let stopping = async move {
+                shutdown_signal().await;
+                // Tests and operators see the stop begin. Not `println!`: it
+                // panics when whoever started the hub closed our stdout.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "dps-hub: stopping; requests in flight may finish for up to {shutdown_grace} s"
+                );
             };
-            serve(opts, shutdown_signal(), |b| {
+            serve(opts, stopping, |b| {
                 let scheme = if b.tls { "https" } else { "http" };
                 // Tests and scripts read this line to find the port.
                 println!("dps-hub: listening on {scheme}://{}", b.addr);

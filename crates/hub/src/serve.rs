@@ -1,5 +1,14 @@
 //! `dps-hub serve`: the kiosk-facing listener (plain HTTP or rustls), the
 //! loopback admin listener and graceful shutdown.
+//!
+//! Both listeners run one accept loop ([`run_listener`]) that serves each
+//! connection with hyper's HTTP/1 directly, so the same limits hold with and
+//! without TLS: a client must send its request headers within
+//! [`Limits::header_read`] (hyper only enforces this with a timer, which
+//! `axum::serve` does not give it: a client trickling half its headers held a
+//! connection forever), a request may take [`Limits::request`] (then a JSON
+//! 408), and a stop lets requests in flight finish for at most
+//! [`Limits::shutdown_grace`].
 
 use std::future::Future;
 use std::io::Write;
@@ -8,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
@@ -39,6 +49,49 @@ pub struct ServeOptions {
     /// Browsers reach this hub over HTTPS through a reverse proxy (plain
     /// HTTP here, on loopback): mark session cookies `Secure` anyway.
     pub secure_cookies: bool,
+    pub limits: Limits,
+}
+
+impl ServeOptions {
+    /// Plain HTTP on the embedded store in `data_dir`, default limits.
+    pub fn new(bind: SocketAddr, data_dir: &Path) -> ServeOptions {
+        ServeOptions {
+            bind,
+            data_dir: data_dir.to_owned(),
+            database_url: None,
+            tls: None,
+            secure_cookies: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Time limits of the listeners (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A client must have sent a request's headers this long after it
+    /// started (or after its previous answer, on a kept-alive connection).
+    pub header_read: Duration,
+    /// One request, body included; then `408 {"code":"timeout"}`.
+    pub request: Duration,
+    /// After a stop is asked, requests in flight may finish this long; the
+    /// connections still open then are cut.
+    pub shutdown_grace: Duration,
+    /// A TLS client must finish its handshake this long after connecting.
+    pub tls_handshake: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            // A kiosk sends its headers in one packet; 10 s allows a very
+            // poor hotspot and still frees a slow-loris connection quickly.
+            header_read: Duration::from_secs(10),
+            request: crate::api::REQUEST_TIMEOUT,
+            shutdown_grace: Duration::from_secs(10),
+            tls_handshake: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Written to the data directory (mode 0600) while `serve` runs, so admin
@@ -83,7 +136,7 @@ pub struct Bound {
 }
 
 /// Run until `shutdown` resolves, then stop accepting, let requests in
-/// flight finish (up to 10 s) and flush the store. `on_bound` is called once
+/// flight finish (up to `limits.shutdown_grace`) and flush the store. `on_bound` is called once
 /// both listeners are up.
 pub async fn serve(
     opts: ServeOptions,
@@ -96,7 +149,9 @@ pub async fn serve(
     };
     let pg = matches!(backend, crate::store::Backend::Postgres(_));
     let store = crate::store::open_async(backend).await?;
-    let state = AppState::new(store.clone()).with_tls(opts.tls.is_some() || opts.secure_cookies);
+    let mut state = AppState::new(store.clone()).with_tls(opts.tls.is_some() || opts.secure_cookies);
+    state.request_timeout = opts.limits.request;
+    let limits = opts.limits;
     let tls = opts
         .tls
         .as_ref()
@@ -154,18 +209,22 @@ pub async fn serve(
 
     let admin_router = admin_app(state.clone(), admin_token);
     let admin_stop = stopped(stop_rx.clone());
-    let admin = tokio::spawn(async move {
-        axum::serve(admin_listener, admin_router)
-            .with_graceful_shutdown(admin_stop)
-            .await
-    });
-    let main_result = match tls {
-        None => axum::serve(listener, app(state))
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .await
-            .map_err(|e| ServeError::Io("serve".into(), e)),
-        Some(cfg) => serve_tls(listener, app(state), cfg, stopped(stop_rx.clone())).await,
-    };
+    let admin = tokio::spawn(run_listener(
+        admin_listener,
+        admin_router,
+        None,
+        limits,
+        admin_stop,
+    ));
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    run_listener(
+        listener,
+        app(state),
+        acceptor,
+        limits,
+        stopped(stop_rx.clone()),
+    )
+    .await;
     let _ = admin.await;
     if !pg {
         let _ = std::fs::remove_file(admin_file_path(&opts.data_dir));
@@ -174,7 +233,7 @@ pub async fn serve(
     // client runs (and shuts down) a runtime of its own.
     let _ = tokio::task::spawn_blocking(move || store_flush(store)).await;
     tracing::info!("dps-hub stopped");
-    main_result
+    Ok(())
 }
 
 fn store_flush(store: Arc<dyn Store>) {
@@ -208,13 +267,16 @@ fn tls_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Serv
     Ok(Arc::new(cfg))
 }
 
-async fn serve_tls(
+/// Accept connections until `shutdown` resolves, then stop accepting (the
+/// port is closed at once), let every connection finish the request it is
+/// in (idle ones close) for at most `limits.shutdown_grace`, and cut the rest.
+pub async fn run_listener(
     listener: TcpListener,
     router: axum::Router,
-    cfg: Arc<rustls::ServerConfig>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), ServeError> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(cfg);
+) {
     let mut conns = tokio::task::JoinSet::new();
     // Tells every connection to finish its request in flight and close.
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
@@ -227,26 +289,16 @@ async fn serve_tls(
                     // e.g. too many open files: keep serving the others.
                     Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
                 };
-                let acceptor = acceptor.clone();
-                let svc = hyper_util::service::TowerToHyperService::new(router.clone());
-                let mut closing = closing_rx.clone();
+                let (router, tls, closing) = (router.clone(), tls.clone(), closing_rx.clone());
                 conns.spawn(async move {
-                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                        Ok(Ok(t)) => t,
-                        _ => { tracing::debug!(%peer, "TLS handshake failed"); return; }
-                    };
-                    let io = hyper_util::rt::TokioIo::new(tls);
-                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
-                    tokio::pin!(conn);
-                    let r = tokio::select! {
-                        r = conn.as_mut() => r,
-                        _ = closing.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            conn.await
+                    match tls {
+                        None => serve_connection(TokioIo::new(tcp), peer, router, limits, closing).await,
+                        Some(acceptor) => {
+                            match tokio::time::timeout(limits.tls_handshake, acceptor.accept(tcp)).await {
+                                Ok(Ok(t)) => serve_connection(TokioIo::new(t), peer, router, limits, closing).await,
+                                _ => tracing::debug!(%peer, "TLS handshake failed"),
+                            }
                         }
-                    };
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 });
             }
@@ -254,12 +306,44 @@ async fn serve_tls(
             _ = &mut shutdown => break,
         }
     }
+    drop(listener);
     let _ = closing_tx.send(true);
-    // Requests in flight finish (idle keep-alives close at once), within 10 s.
-    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+    let drained = tokio::time::timeout(limits.shutdown_grace, async {
         while conns.join_next().await.is_some() {}
     })
     .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = conns.len(),
+            "requests still running when the shutdown grace ended: cut off"
+        );
+    }
     conns.abort_all();
-    Ok(())
+}
+
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    router: axum::Router,
+    limits: Limits,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = hyper_util::service::TowerToHyperService::new(router);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    let conn = http.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let r = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = closing.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = r {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }

@@ -3,7 +3,10 @@
 //! It sleeps until something happens — a wake-up ("sync now", a new visit
 //! counted), the backoff timer after a failure, or a slow heartbeat so the
 //! hub's device list stays fresh — and never syncs while a resident's journey
-//! is on screen (a sync must not compete with the journey for the network).
+//! is on screen (a sync must not compete with the journey for the network):
+//! it waits for the journey to end before an attempt, and a sync under way
+//! stops after the batch in flight when a journey begins, then resumes from
+//! the last acknowledged batch once the journey is over.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +16,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{watch, Notify};
 
-use crate::{client_for, record, status, sync_once, Backoff, ReplicaSource, SyncError, SyncStatus};
+use crate::{
+    client_for, record, status, sync_pausable, Backoff, ReplicaSource, SyncError, SyncStatus,
+};
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -66,10 +71,21 @@ pub async fn run(
         if *ctl.shutdown.borrow() {
             return;
         }
-        let result = attempt(src.as_ref(), clock.as_ref(), opts.batch_limit).await;
+        let journey = ctl.journey_active.clone();
+        let in_journey = move || *journey.borrow();
+        let result = attempt(src.as_ref(), clock.as_ref(), opts.batch_limit, &in_journey).await;
         let now = clock();
         if let Err(e) = record(src.as_ref(), now, &result) {
             tracing::warn!(error = %e, "could not record the sync status");
+        }
+        if matches!(&result, Ok(r) if r.paused) {
+            // A journey began mid-sync: tell the window what is still
+            // pending, then wait for the journey to end (top of the loop) and
+            // resume from the last acknowledged batch.
+            failures = 0;
+            tracing::debug!("sync paused for a journey");
+            status_tx.send_replace(status(src.as_ref()).unwrap_or_default());
+            continue;
         }
         let delay = match &result {
             Ok(_) => {
@@ -99,7 +115,8 @@ async fn attempt(
     src: &dyn ReplicaSource,
     clock: &(dyn Fn() -> DateTime<Utc> + Send + Sync),
     batch_limit: usize,
+    pause: &(dyn Fn() -> bool + Sync),
 ) -> Result<crate::SyncReport, SyncError> {
     let (client, enrolment) = client_for(src, None)?;
-    sync_once(src, &client, &enrolment.token, clock, batch_limit).await
+    sync_pausable(src, &client, &enrolment.token, clock, batch_limit, pause).await
 }

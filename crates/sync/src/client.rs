@@ -91,10 +91,17 @@ impl HubClient {
         &self.base
     }
 
-    pub async fn enrol(&self, code: &str) -> Result<EnrolResponse, SyncError> {
+    /// Redeem `code`; `device` is the kiosk's existing device id, if it has
+    /// one (see [`EnrolRequest::device`]).
+    pub async fn enrol(
+        &self,
+        code: &str,
+        device: Option<&str>,
+    ) -> Result<EnrolResponse, SyncError> {
         let req = EnrolRequest {
             v: PROTOCOL_VERSION,
             code: code.trim().to_owned(),
+            device: device.map(str::to_owned),
         };
         let (r, _) = self.post(PATH_ENROL, None, &req).await?;
         Ok(r)

@@ -48,6 +48,8 @@ pub enum SyncError {
     Refused(ApiError),
     #[error("enrolment code refused: {}", .0.message)]
     BadCode(ApiError),
+    #[error("re-enrolment refused, the device is still active on the hub: {}", .0.message)]
+    DeviceActive(ApiError),
     #[error("the hub rejected the request (HTTP {status}, {}): {}", .error.code, .error.message)]
     Rejected { status: u16, error: ApiError },
     #[error("the hub failed (HTTP {status}): {}", .error.message)]
@@ -62,6 +64,7 @@ impl SyncError {
     pub fn from_api(status: u16, error: ApiError) -> SyncError {
         match (status, error.code.as_str()) {
             (401 | 403, codes::BAD_CODE) => SyncError::BadCode(error),
+            (409, codes::DEVICE_ACTIVE) => SyncError::DeviceActive(error),
             (401, _) | (403, codes::REVOKED) => SyncError::Refused(error),
             (500..=599, _) => SyncError::Hub { status, error },
             _ => SyncError::Rejected { status, error },
@@ -78,6 +81,7 @@ impl SyncError {
             SyncError::Timeout => "timeout",
             SyncError::Refused(_) => "refused",
             SyncError::BadCode(_) => "bad_code",
+            SyncError::DeviceActive(_) => "device_active",
             SyncError::Rejected { error, .. } if error.code == codes::FORBIDDEN_REPLICA => {
                 "forbidden_replica"
             }
@@ -105,6 +109,11 @@ impl SyncError {
             SyncError::Refused(_) => "the hub refused this device: ask the coordination for a new code".into(),
             SyncError::BadCode(_) => {
                 "this enrolment code is wrong, already used or expired: ask the coordination for a new one".into()
+            }
+            SyncError::DeviceActive(_) => {
+                "this kiosk is still enrolled and active on the hub, so the code was not used: it keeps \
+                 syncing as before (to move it to a new code, the coordination revokes this device first)"
+                    .into()
             }
             SyncError::Rejected { error, .. } if error.code == codes::FORBIDDEN_REPLICA => {
                 "the hub says these counts belong to another device: ask the coordination for a new code".into()
@@ -230,6 +239,9 @@ pub struct SyncReport {
     pub acked: u64,
     pub clock_skew_secs: i64,
     pub hub_time: Option<DateTime<Utc>>,
+    /// Stopped between two batches because a resident's journey began
+    /// (see [`sync_pausable`]); the rest is still pending.
+    pub paused: bool,
 }
 
 /// Credentials the client pushes with, read from the store's settings.
@@ -261,24 +273,74 @@ impl Enrolment {
 }
 
 /// Redeem a one-time code and keep the device's credentials in the store.
+///
+/// A kiosk that already has a device id (it was enrolled before) sends it:
+/// the hub then re-keys that same device (revoked, or unknown to a hub
+/// restored from an older copy) and its replica stays the same, so nothing it
+/// sent before can be counted twice. A kiosk is never given a new device id
+/// once it has one; a hub that answers with another id is refused and nothing
+/// is stored. A hub whose device is still active refuses the code
+/// ([`SyncError::DeviceActive`]).
+///
+/// `ca_pem`: a CA to pin for this hub. `None` keeps the CA pinned at the
+/// previous enrolment when the hub's address is the same (so a re-enrolment
+/// from the steward area, which has no CA field, still trusts the private CA);
+/// enrolling with another hub without a CA drops the old pin.
 pub async fn enrol(
     src: &dyn ReplicaSource,
     hub: &str,
     code: &str,
     ca_pem: Option<Vec<u8>>,
 ) -> Result<wire::EnrolResponse, SyncError> {
-    let mut cfg = ClientConfig::new(hub);
+    let hub = normalise_hub(hub);
+    let existing = src.get_setting(keys::DEVICE)?.filter(|d| !d.is_empty());
+    let same_hub = src
+        .get_setting(keys::HUB_URL)?
+        .is_some_and(|h| normalise_hub(&h) == hub);
+    let ca_pem = match ca_pem {
+        Some(pem) => Some(pem),
+        None if same_hub => pinned_ca(src)?,
+        None => None,
+    };
+    let mut cfg = ClientConfig::new(&hub);
     cfg.ca_pem = ca_pem.clone();
     let client = HubClient::new(&cfg)?;
-    let r = client.enrol(code).await?;
+    let r = client.enrol(code, existing.as_deref()).await?;
+    if let Some(mine) = &existing {
+        if &r.device != mine {
+            // An old hub ignores the device id and makes a new device: taking
+            // that id would send every count again under a new replica.
+            return Err(SyncError::Protocol(format!(
+                "the hub gave this kiosk a new device id ({}) instead of re-enrolling {mine}; \
+                 the hub needs an update",
+                r.device
+            )));
+        }
+    }
     src.put_setting(keys::HUB_URL, client.base())?;
-    src.put_setting(keys::DEVICE, &r.device)?;
     src.put_setting(keys::TOKEN, &r.token)?;
     src.put_setting(keys::SITE, r.site.as_str())?;
-    if let Some(pem) = ca_pem {
-        src.put_setting(keys::HUB_CA_PEM, &String::from_utf8_lossy(&pem))?;
-    }
+    let pem = ca_pem.map(|p| String::from_utf8_lossy(&p).into_owned());
+    // An empty value is "no pin" (the store has no delete in this trait).
+    src.put_setting(keys::HUB_CA_PEM, pem.as_deref().unwrap_or(""))?;
+    // Last: a crash before this leaves a token whose pushes the hub refuses
+    // (403, another device's replica) and no device id, so the next
+    // enrolment is a first one; written earlier, a crash would leave a device
+    // id with no token, which only a revocation could release.
+    src.put_setting(keys::DEVICE, &r.device)?;
     Ok(r)
+}
+
+fn normalise_hub(hub: &str) -> String {
+    hub.trim().trim_end_matches('/').to_owned()
+}
+
+/// The pinned hub CA, if any (an empty setting means none).
+fn pinned_ca(src: &dyn ReplicaSource) -> Result<Option<Vec<u8>>, SyncError> {
+    Ok(src
+        .get_setting(keys::HUB_CA_PEM)?
+        .filter(|p| !p.trim().is_empty())
+        .map(String::into_bytes))
 }
 
 /// A client for the enrolled hub, or for `hub_override` (e.g. through a proxy).
@@ -291,7 +353,7 @@ pub fn client_for(
         e.hub = h.to_owned();
     }
     let mut cfg = ClientConfig::new(&e.hub);
-    cfg.ca_pem = src.get_setting(keys::HUB_CA_PEM)?.map(String::into_bytes);
+    cfg.ca_pem = pinned_ca(src)?;
     Ok((HubClient::new(&cfg)?, e))
 }
 
@@ -314,6 +376,23 @@ pub async fn sync_once(
     now: &(dyn Fn() -> DateTime<Utc> + Sync),
     batch_limit: usize,
 ) -> Result<SyncReport, SyncError> {
+    sync_pausable(src, client, token, now, batch_limit, &|| false).await
+}
+
+/// [`sync_once`] that asks `pause` before each push and, when it says yes,
+/// stops there with `report.paused` set: the batches already acknowledged
+/// stay acknowledged and the rest waits for the next sync, which resumes
+/// from the acknowledged sequence number as after any interruption. The
+/// window's loop pauses while a resident's journey is on screen, so a long
+/// backlog never competes with the journey for a weak connection.
+pub async fn sync_pausable(
+    src: &dyn ReplicaSource,
+    client: &HubClient,
+    token: &str,
+    now: &(dyn Fn() -> DateTime<Utc> + Sync),
+    batch_limit: usize,
+    pause: &(dyn Fn() -> bool + Sync),
+) -> Result<SyncReport, SyncError> {
     let limit = batch_limit.clamp(1, MAX_BATCH_CELLS);
     let replica = src.replica();
     let mut report = SyncReport::default();
@@ -327,6 +406,10 @@ pub async fn sync_once(
     // The next batch, read from the store while the previous push was in flight.
     let mut prefetched: Option<Batch> = None;
     loop {
+        if pause() {
+            report.paused = true;
+            return Ok(report);
+        }
         let (cells, upto) = match prefetched.take() {
             Some(b) if b.after == after => b.read,
             _ => src.pending(after, limit)?,

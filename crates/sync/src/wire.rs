@@ -31,6 +31,14 @@ pub const PATH_HEALTH: &str = "/healthz";
 pub struct EnrolRequest {
     pub v: u32,
     pub code: String,
+    /// The kiosk's device id when it already has one (re-enrolment after a
+    /// revocation, or with a hub restored from a copy older than the
+    /// enrolment). The hub then re-keys *that* device instead of making a new
+    /// one, so the kiosk's replica stays the same and counts it sent before
+    /// merge by maximum instead of being counted again under a new id.
+    /// Absent on a first enrolment (and from kiosks older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// The answer to a redeemed code. `token` is shown once, here, and the hub
@@ -175,4 +183,7 @@ pub mod codes {
     pub const BAD_CODE: &str = "bad_code";
     pub const INTERNAL: &str = "internal";
     pub const TIMEOUT: &str = "timeout";
+    /// Re-enrolment refused: the device is enrolled and not revoked, so a
+    /// code may not take over its replica (409; the code stays usable).
+    pub const DEVICE_ACTIVE: &str = "device_active";
 }

@@ -70,6 +70,7 @@ fn errors_are_told_in_plain_words() {
         SyncError::from_api(401, api(codes::REVOKED)),
         SyncError::from_api(401, api(codes::BAD_CODE)),
         SyncError::from_api(403, api(codes::FORBIDDEN_REPLICA)),
+        SyncError::from_api(409, api(codes::DEVICE_ACTIVE)),
         SyncError::from_api(400, api(codes::UNSUPPORTED_VERSION)),
         SyncError::from_api(
             413,
@@ -92,6 +93,7 @@ fn errors_are_told_in_plain_words() {
         false | the hub refused this device: ask the coordination for a new code
         false | this enrolment code is wrong, already used or expired: ask the coordination for a new one
         false | the hub says these counts belong to another device: ask the coordination for a new code
+        false | this kiosk is still enrolled and active on the hub, so the code was not used: it keeps syncing as before (to move it to a new code, the coordination revokes this device first)
         false | the hub speaks another version of the sync protocol: this kiosk needs an update
         false | the hub rejected the counts (too many cells): tell the coordination
         true | the hub had a problem (error 503): the kiosk will retry by itself"#]]
@@ -159,4 +161,29 @@ fn the_wire_format_is_flat_and_small() {
     assert_eq!(back, req);
     // Unknown codes are refused at the door (no free text on the wire).
     assert!(serde_json::from_str::<PushRequest>(&json.replace("\"fr\"", "\"xx\"")).is_err());
+}
+
+/// A first enrolment carries no device id (unchanged for old hubs); a
+/// re-enrolment carries the kiosk's own, and old kiosks' requests still parse.
+#[test]
+fn an_enrolment_names_the_device_only_when_there_is_one() {
+    use dps_sync::wire::EnrolRequest;
+    let first = EnrolRequest {
+        v: 1,
+        code: "7KQ2-M9XD".into(),
+        device: None,
+    };
+    let again = EnrolRequest {
+        device: Some("dev-0123456789ab".into()),
+        ..first.clone()
+    };
+    let text = [&first, &again].map(|r| serde_json::to_string(r).unwrap());
+    expect![[r#"
+        [
+            "{\"v\":1,\"code\":\"7KQ2-M9XD\"}",
+            "{\"v\":1,\"code\":\"7KQ2-M9XD\",\"device\":\"dev-0123456789ab\"}",
+        ]"#]]
+    .assert_eq(&format!("{text:#?}"));
+    let old: EnrolRequest = serde_json::from_str(r#"{"v":1,"code":"7KQ2-M9XD"}"#).unwrap();
+    assert_eq!(old, first);
 }

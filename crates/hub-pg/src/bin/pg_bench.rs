@@ -9,6 +9,11 @@
 //! best of three rounds. Also printed: a full resend of the same batches
 //! (every cell conflicts, nothing grows) and ingest from 4 threads.
 //!
+//! Next to wall time, each phase's CPU time (this process plus every process
+//! of the cluster, from /proc) is printed: on a machine shared with other
+//! work, wall time mostly measures how long each round trip waits for a core,
+//! while CPU time is the work itself. Both ratios are printed.
+//!
 //! Run: `cargo run -p dps-hub-pg --release --bin pg-bench` (needs the
 //! `postgresql` package; the cluster runs with fsync off, like the tests).
 use std::io::Write;
@@ -27,6 +32,53 @@ struct Round {
     resend: Duration,
     copy: Duration,
     parallel: Duration,
+    ingest_cpu: f64,
+    copy_cpu: f64,
+}
+
+/// CPU seconds (user + system) used so far by this process and by the
+/// cluster's live processes (the postmaster and its children: backends,
+/// WAL writer, checkpointer).
+fn cpu_seconds(cluster: &TempCluster) -> anyhow::Result<f64> {
+    // SAFETY: sysconf and getrusage only write into what we pass them.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let mut own = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: as above; RUSAGE_SELF counts every thread of this process.
+    let own = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, own.as_mut_ptr());
+        own.assume_init()
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let mut total = tv(own.ru_utime) + tv(own.ru_stime);
+    let pid_file = std::fs::read_to_string(cluster.dir().join("data/postmaster.pid"))
+        .context("postmaster.pid")?;
+    let postmaster: u64 = pid_file
+        .lines()
+        .next()
+        .context("empty postmaster.pid")?
+        .trim()
+        .parse()?;
+    for e in std::fs::read_dir("/proc")? {
+        let e = e?;
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        // A process may end while we look: skip it.
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command (which may hold spaces) in parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ppid: u64 = f.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        if pid == postmaster || ppid == postmaster {
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+            total += (ticks(11) + ticks(12)) / tick;
+        }
+    }
+    Ok(total)
 }
 
 fn enrol_all(store: &PgStore, devices: usize, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -93,9 +145,11 @@ fn round(cluster: &TempCluster, n: usize, devices: usize, batches: usize) -> any
     let store = PgStore::connect(&url)?;
     enrol_all(&store, devices, now)?;
     let input = pushes(&all, batches, now);
+    let c0 = cpu_seconds(cluster)?;
     let t = Instant::now();
     ingest_all(&store, &input, now)?;
     let ingest = t.elapsed();
+    let ingest_cpu = cpu_seconds(cluster)? - c0;
     let t = Instant::now();
     ingest_all(&store, &input, now)?;
     let resend = t.elapsed();
@@ -130,6 +184,7 @@ fn round(cluster: &TempCluster, n: usize, devices: usize, batches: usize) -> any
             )?;
         }
     }
+    let c0 = cpu_seconds(cluster)?;
     let t = Instant::now();
     let mut tx = c.transaction()?;
     {
@@ -143,6 +198,7 @@ fn round(cluster: &TempCluster, n: usize, devices: usize, batches: usize) -> any
     }
     tx.commit()?;
     let copy = t.elapsed();
+    let copy_cpu = cpu_seconds(cluster)? - c0;
     let copied: i64 = c.query_one("SELECT count(*) FROM cells_copy", &[])?.get(0);
     let ingested: i64 = c.query_one("SELECT count(*) FROM cells", &[])?.get(0);
     anyhow::ensure!(
@@ -192,6 +248,8 @@ fn round(cluster: &TempCluster, n: usize, devices: usize, batches: usize) -> any
         resend,
         copy,
         parallel,
+        ingest_cpu,
+        copy_cpu,
     })
 }
 
@@ -223,12 +281,16 @@ fn main() -> anyhow::Result<()> {
     for r in 0..3 {
         let x = round(&cluster, n, devices, batches)?;
         println!(
-            "  round {}: ingest {:.2}s, resend {:.2}s, COPY {:.2}s, ingest x4 threads {:.2}s",
+            "  round {}: ingest {:.2}s (CPU {:.2}s), resend {:.2}s, COPY {:.2}s (CPU {:.2}s), ingest x4 threads {:.2}s; wall ratio {:.2}x, CPU ratio {:.2}x",
             r + 1,
             x.ingest.as_secs_f64(),
+            x.ingest_cpu,
             x.resend.as_secs_f64(),
             x.copy.as_secs_f64(),
-            x.parallel.as_secs_f64()
+            x.copy_cpu,
+            x.parallel.as_secs_f64(),
+            x.copy.as_secs_f64() / x.ingest.as_secs_f64(),
+            x.copy_cpu / x.ingest_cpu,
         );
         best = Some(match best {
             None => x,
@@ -237,6 +299,8 @@ fn main() -> anyhow::Result<()> {
                 resend: b.resend.min(x.resend),
                 copy: b.copy.min(x.copy),
                 parallel: b.parallel.min(x.parallel),
+                ingest_cpu: b.ingest_cpu.min(x.ingest_cpu),
+                copy_cpu: b.copy_cpu.min(x.copy_cpu),
             },
         });
     }
@@ -262,6 +326,12 @@ fn main() -> anyhow::Result<()> {
     println!(
         "  ratio ingest / COPY                    {:>10.2}x (target >= 0.5x)",
         ing / cp
+    );
+    println!(
+        "  CPU (hub + PostgreSQL): ingest {:.2}s, COPY {:.2}s, ratio {:.2}x",
+        b.ingest_cpu,
+        b.copy_cpu,
+        b.copy_cpu / b.ingest_cpu
     );
     Ok(())
 }
