@@ -124,23 +124,16 @@ pub async fn steward_action(
 }
 
 async fn enrol(shared: &Shared, hub: &str, code: &str) -> Result<(), IpcError> {
-    use dps_sync::ReplicaSource;
     let store = shared
         .steward
         .lock()
         .map_err(|_| IpcError::new("generic"))?
         .store()
         .ok_or_else(|| IpcError::new("store_unavailable"))?;
-    // Counts already sent belong to the old device's replica on the hub;
-    // sending them again as a new device would count them twice.
-    let enrolled = store
-        .get_setting(dps_sync::keys::TOKEN)
-        .ok()
-        .flatten()
-        .is_some();
-    if enrolled && ReplicaSource::acked(store.as_ref()).unwrap_or(0) > 0 {
-        return Err(IpcError::new("already_enrolled"));
-    }
+    // Enrolling again (after a revocation, or with a hub restored from an
+    // older copy) is safe: `dps_sync::enrol` sends the device id this kiosk
+    // already has, so its counts stay under the same replica and are never
+    // counted twice; a hub that still has the device active refuses (409).
     dps_sync::enrol(store.as_ref(), hub, code, None)
         .await
         .map(|_| ())
@@ -148,6 +141,7 @@ async fn enrol(shared: &Shared, hub: &str, code: &str) -> Result<(), IpcError> {
             tracing::warn!(reason = e.code(), "enrolment failed: {e}");
             IpcError::new(match e.code() {
                 "bad_code" => "enrol_bad_code",
+                "device_active" => "enrol_device_active",
                 "unreachable" | "timeout" => "enrol_unreachable",
                 _ => "enrol_failed",
             })

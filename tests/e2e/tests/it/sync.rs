@@ -266,8 +266,46 @@ async fn the_steward_enrols_and_visits_reach_the_hub_by_themselves() -> Result<(
     )
     .await?;
     k.assert_axe_clean("steward area, device refused").await?;
+
+    // A new code connects it again, from the steward area, as the same
+    // device (the form comes back with the hub's address): the visit that
+    // waited arrives and nothing is counted twice.
+    let prefilled = k.find("#hub").await?.prop("value").await?;
+    assert_eq!(prefilled.as_deref(), Some(hub.url.as_str()));
+    k.find("#code").await?.send_keys(&hub.code()?).await?;
+    k.click("[data-action=enrol]").await?;
+    close_steward(&k).await?;
+    wait_chip(&k, "re-enrolled and synced", |p, e, _| {
+        p == "0" && e.is_empty()
+    })
+    .await?;
+    let again = hub.device()?;
+    assert_eq!(again["id"], device["id"], "re-enrolled as the same device");
+    assert!(again["revoked"].is_null(), "no longer revoked: {again:#}");
+    assert_eq!(hub_visits(&hub)?, 4, "each of the 4 visits once");
     drop(hub);
     Ok(())
+}
+
+/// Every visit the hub holds, from its exact CSV export (one `visits` column
+/// when nothing is grouped).
+fn hub_visits(hub: &Hub) -> Result<u64, Error> {
+    let csv = hub.admin_text(&["export", "--format", "csv"])?;
+    let mut lines = csv.lines().filter(|l| !l.starts_with('#'));
+    let header = lines.next().ok_or("empty export")?;
+    let col = header
+        .split(',')
+        .position(|c| c.trim_matches('"') == "visits")
+        .ok_or_else(|| format!("no visits column: {csv}"))?;
+    let mut sum = 0;
+    for line in lines {
+        let v = line
+            .split(',')
+            .nth(col)
+            .ok_or_else(|| format!("short row: {csv}"))?;
+        sum += v.trim_matches('"').parse::<u64>()?;
+    }
+    Ok(sum)
 }
 
 #[tokio::test]
