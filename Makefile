@@ -16,7 +16,7 @@ export CARGO_TERM_COLOR ?= never
 
 APT_PACKAGES := build-essential pkg-config libssl-dev \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
-  xvfb xauth x11-utils webkit2gtk-driver matchbox-window-manager fonts-dejavu-core \
+  xvfb xauth x11-utils xdotool wmctrl webkit2gtk-driver matchbox-window-manager fonts-dejavu-core \
   pcscd libpcsclite-dev vsmartcard-vpcd strace openssl ca-certificates \
   postgresql chromium debootstrap bubblewrap
 TAURI_DRIVER_VERSION := 2.1.0
