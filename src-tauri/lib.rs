@@ -232,6 +232,7 @@ fn open_backend(data_dir: &std::path::Path) -> Backend {
 /// Opens the kiosk window and runs until the steward quits.
 pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
     phase("main");
+    lockdown::before_threads();
     let data_dir = global.data_dir();
     let _logs = dps_logs::init(&dps_logs::dir(&data_dir))
         .map_err(|e| eprintln!("dps-kiosk: logs: {e}"))

@@ -116,16 +116,17 @@ impl Who {
 #[derive(Debug, Clone)]
 struct Journey {
     cpu_ms: f64,
+    /// CPU ms by process name (10 ms ticks; processes alive at both ends).
+    by_process: Vec<(String, f64)>,
     /// Card in → the driver's "done" (reading, verifying, every click).
     wall_ms: f64,
 }
 
-#[derive(Debug, Clone)]
 struct Figures {
     start_ms: f64,
     pss_kb: u64,
-    /// (process name, pid, PSS kB), largest first.
-    per_process: Vec<(String, u32, u64)>,
+    uss_kb: u64,
+    per_process: Vec<measure::Memory>,
     /// GL libraries mapped, per process name.
     gl: Vec<(String, Vec<String>)>,
     idle_pct: f64,
@@ -203,7 +204,8 @@ impl Lines {
 /// What a contender uses once its first screen is up.
 struct Settled {
     pss_kb: u64,
-    per_process: Vec<(String, u32, u64)>,
+    uss_kb: u64,
+    per_process: Vec<measure::Memory>,
     gl: Vec<(String, Vec<String>)>,
     idle_pct: f64,
 }
@@ -211,11 +213,12 @@ struct Settled {
 /// Memory and idle CPU after the first screen.
 fn measure_after_start(group: &Group, a: &Args, hz: f64) -> Settled {
     std::thread::sleep(Duration::from_secs(a.settle_secs));
-    let per_process = group.pss();
-    let pss_kb = per_process.iter().map(|p| p.2).sum();
+    let per_process = group.memory();
+    let pss_kb = per_process.iter().map(|m| m.pss_kb).sum();
+    let uss_kb = per_process.iter().map(|m| m.uss_kb).sum();
     let gl = per_process
         .iter()
-        .map(|(name, pid, _)| (name.clone(), measure::maps_gl(*pid)))
+        .map(|m| (m.name.clone(), measure::maps_gl(m.pid)))
         .filter(|(_, libs)| !libs.is_empty())
         .collect();
     let t0 = Instant::now();
@@ -225,6 +228,7 @@ fn measure_after_start(group: &Group, a: &Args, hz: f64) -> Settled {
     let idle_pct = after.saturating_sub(before) as f64 / 1e6 / t0.elapsed().as_secs_f64() * 100.0;
     Settled {
         pss_kb,
+        uss_kb,
         per_process,
         gl,
         idle_pct,
@@ -236,14 +240,29 @@ fn measure_after_start(group: &Group, a: &Args, hz: f64) -> Settled {
 fn journey(group: &Group, lines: &Lines, r: &Reader, a: &Args, hz: f64) -> Result<Journey> {
     let image = dps_vcard::CardImage::build(&dps_vcard::CardSpec::default(), &r.pki)?;
     let before = group.cpu_usec(hz);
+    let ticks_before = group.ticks();
     let t0 = Instant::now();
     let card = r.pcscd.insert(0, image)?;
     let (done, _) = lines.wait("mark journey-done", t0, Duration::from_secs(a.timeout_secs))?;
     drop(card);
     std::thread::sleep(Duration::from_secs(3));
     let after = group.cpu_usec(hz);
+    let mut by_process: Vec<(String, f64)> = group
+        .ticks()
+        .into_iter()
+        .filter_map(|(pid, t)| {
+            let t0 = ticks_before.get(&pid)?;
+            Some((
+                measure::comm(pid),
+                t.saturating_sub(*t0) as f64 / hz * 1000.0,
+            ))
+        })
+        .filter(|(_, ms)| *ms > 0.0)
+        .collect();
+    by_process.sort_by(|x, y| y.1.total_cmp(&x.1));
     Ok(Journey {
         cpu_ms: after.saturating_sub(before) as f64 / 1000.0,
+        by_process,
         wall_ms: (done - t0).as_secs_f64() * 1000.0,
     })
 }
@@ -281,6 +300,7 @@ fn run_app(app: &Path, a: &Args, hz: f64, reader: Option<&Reader>, run: usize) -
         let start_ms = (first - started).as_secs_f64() * 1000.0;
         let Settled {
             pss_kb,
+            uss_kb,
             per_process,
             gl,
             idle_pct,
@@ -291,6 +311,7 @@ fn run_app(app: &Path, a: &Args, hz: f64, reader: Option<&Reader>, run: usize) -
         Ok(Figures {
             start_ms,
             pss_kb,
+            uss_kb,
             per_process,
             gl,
             idle_pct,
@@ -385,6 +406,7 @@ fn run_chromium(
         let start_ms = (first - started).as_secs_f64() * 1000.0;
         let Settled {
             pss_kb,
+            uss_kb,
             per_process,
             gl,
             idle_pct,
@@ -395,6 +417,7 @@ fn run_chromium(
         Ok(Figures {
             start_ms,
             pss_kb,
+            uss_kb,
             per_process,
             gl,
             idle_pct,
@@ -498,10 +521,11 @@ fn main() -> Result<()> {
 
 fn report_run(run: usize, w: Who, f: &Figures) {
     println!(
-        "run {run} {:<17} start {:>6.0} ms  PSS {:>6.1} MB in {:>2} processes  idle CPU {:.3} % of a core{}",
+        "run {run} {:<17} start {:>6.0} ms  PSS {:>6.1} MB (USS {:>6.1}) in {:>2} processes  idle CPU {:.3} % of a core{}",
         w.name(),
         f.start_ms,
         f.pss_kb as f64 / 1024.0,
+        f.uss_kb as f64 / 1024.0,
         f.per_process.len(),
         f.idle_pct,
         f.journey
@@ -512,9 +536,24 @@ fn report_run(run: usize, w: Who, f: &Figures) {
     let procs: Vec<String> = f
         .per_process
         .iter()
-        .map(|(n, _, kb)| format!("{n} {:.1}", *kb as f64 / 1024.0))
+        .map(|m| {
+            format!(
+                "{} {:.1} ({:.1})",
+                m.name,
+                m.pss_kb as f64 / 1024.0,
+                m.uss_kb as f64 / 1024.0
+            )
+        })
         .collect();
-    println!("      PSS MB by process: {}", procs.join(", "));
+    println!("      PSS (USS) MB by process: {}", procs.join(", "));
+    if let Some(j) = &f.journey {
+        let p: Vec<String> = j
+            .by_process
+            .iter()
+            .map(|(n, ms)| format!("{n} {ms:.0}"))
+            .collect();
+        println!("      journey CPU ms by process: {}", p.join(", "));
+    }
     if !f.gl.is_empty() {
         let gl: Vec<String> =
             f.gl.iter()

@@ -104,20 +104,42 @@ impl Group {
         }
     }
 
-    /// PSS of every process, by name (`comm`), in kB, largest first.
-    pub fn pss(&self) -> Vec<(String, u32, u64)> {
-        let mut v: Vec<(String, u32, u64)> = self
+    /// Memory of every process, largest PSS first.
+    pub fn memory(&self) -> Vec<Memory> {
+        let mut v: Vec<Memory> = self
             .pids()
             .into_iter()
-            .map(|p| {
-                let comm = std::fs::read_to_string(format!("/proc/{p}/comm"))
-                    .map(|s| s.trim().to_owned())
-                    .unwrap_or_else(|_| "?".into());
-                (comm, p, pss_kb(p))
+            .map(|pid| {
+                let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                    .unwrap_or_default();
+                let kb = |field: &str| -> u64 {
+                    rollup
+                        .lines()
+                        .find_map(|l| l.strip_prefix(field))
+                        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                        .unwrap_or(0)
+                };
+                Memory {
+                    name: comm(pid),
+                    pid,
+                    pss_kb: kb("Pss:"),
+                    uss_kb: kb("Private_Clean:") + kb("Private_Dirty:"),
+                }
             })
             .collect();
-        v.sort_by_key(|p| std::cmp::Reverse(p.2));
+        v.sort_by_key(|m| std::cmp::Reverse(m.pss_kb));
         v
+    }
+
+    /// CPU ticks of each live process of the group, by pid (for a
+    /// breakdown: the totals come from [`Group::cpu_usec`]).
+    pub fn ticks(&self) -> BTreeMap<u32, u64> {
+        let all = processes();
+        let pids = self.pids();
+        all.into_iter()
+            .filter(|(p, _, _)| pids.contains(p))
+            .map(|(p, _, t)| (p, t))
+            .collect()
     }
 
     /// Ends every process of the group: SIGTERM, then SIGKILL for what is
@@ -191,15 +213,20 @@ fn tree(root: u32) -> BTreeMap<u32, u64> {
     out
 }
 
-fn pss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
+/// One process's memory. PSS shares pages with every process mapping them,
+/// so it drops when other programs on the machine use the same libraries
+/// (WebKit, Chromium); USS (private pages only) does not.
+pub struct Memory {
+    pub name: String,
+    pub pid: u32,
+    pub pss_kb: u64,
+    pub uss_kb: u64,
+}
+
+pub fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Whether a process maps a GL driver (Mesa's llvmpipe pulls in LLVM): the
