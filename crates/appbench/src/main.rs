@@ -492,7 +492,7 @@ fn main() -> Result<()> {
         a.idle_secs,
         probe.kind()
     );
-    probe.stop();
+    drop(probe);
     let who: &[Who] = if a.app_only {
         &[Who::App]
     } else {

@@ -143,7 +143,8 @@ impl Group {
     }
 
     /// Ends every process of the group: SIGTERM, then SIGKILL for what is
-    /// left; removes the cgroup.
+    /// left. The cgroup itself goes when the group is dropped, after the
+    /// caller has reaped its children (a zombie still counts as a member).
     pub fn stop(&self) {
         for sig in ["-TERM", "-KILL"] {
             let pids = self.pids();
@@ -161,8 +162,20 @@ impl Group {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
         if let Group::Cgroup(dir) = self {
-            let _ = std::fs::remove_dir(dir);
+            // Members re-parented to init may be reaped a moment later.
+            for _ in 0..50 {
+                if std::fs::remove_dir(&*dir).is_ok() || !dir.exists() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            eprintln!("app-bench: could not remove {}", dir.display());
         }
     }
 }
