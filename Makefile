@@ -130,8 +130,10 @@ crates/hub/web-tests/node_modules/.stamp: crates/hub/web-tests/package-lock.json
 	touch $@
 
 # The .deb on a clean Debian 12 (debootstrap rootfs cached in ~/.cache):
-# installed with apt, then the installed binary started headless. The debug
-# package reuses the e2e build; `make package` makes the release one.
+# installed with apt, the installed binary's headless commands run, then the
+# installed "DPS Kiosk" session started under Xvfb until the window's first
+# screen. The debug package reuses the e2e build; `make package` makes the
+# release one.
 .PHONY: install-test package
 install-test: ui
 	packaging/build-deb.sh --debug >/dev/null
