@@ -16,7 +16,7 @@ export CARGO_TERM_COLOR ?= never
 
 APT_PACKAGES := build-essential pkg-config libssl-dev \
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev \
-  xvfb xauth x11-utils webkit2gtk-driver matchbox-window-manager fonts-dejavu-core \
+  xvfb xauth x11-utils xdotool wmctrl webkit2gtk-driver matchbox-window-manager fonts-dejavu-core \
   pcscd libpcsclite-dev vsmartcard-vpcd strace openssl ca-certificates \
   postgresql chromium debootstrap bubblewrap faketime
 TAURI_DRIVER_VERSION := 2.1.0
@@ -130,8 +130,10 @@ crates/hub/web-tests/node_modules/.stamp: crates/hub/web-tests/package-lock.json
 	touch $@
 
 # The .deb on a clean Debian 12 (debootstrap rootfs cached in ~/.cache):
-# installed with apt, then the installed binary started headless. The debug
-# package reuses the e2e build; `make package` makes the release one.
+# installed with apt, the installed binary's headless commands run, then the
+# installed "DPS Kiosk" session started under Xvfb until the window's first
+# screen. The debug package reuses the e2e build; `make package` makes the
+# release one.
 .PHONY: install-test package
 install-test: ui
 	packaging/build-deb.sh --debug >/dev/null

@@ -17,7 +17,12 @@
 #   `dps-kiosk --version` and `dps-kiosk flows check` (the assets were
 #   installed where the binary finds them: /usr/share/dps-kiosk/assets);
 #   `dps-kiosk doctor --json` runs and `support-bundle` writes a .zip;
-#   the desktop entry and its icon exist.
+#   the package's Depends name pcscd and libccid; the desktop entry and its
+#   icon exist;
+#   the installed "DPS Kiosk" X session (/usr/share/dps-kiosk/kiosk-session:
+#   matchbox + the app) opens the window under Xvfb: the installed
+#   /usr/bin/dps-kiosk prints its first-screen line (DPS_BENCH_READY=1) once
+#   WebKitGTK has drawn the first screen, then it is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -132,5 +137,40 @@ icon=$(sed -n 's/^Icon=//p' "$desktop" | head -n1)
 [ -n "$icon" ] && ls "$root"/usr/share/icons/hicolor/*/apps/"$icon".png >/dev/null 2>&1 \
   || fail "the desktop entry's icon '$icon' is not installed"
 ok "desktop entry ${desktop#"$root"} (icon $icon)"
+
+depends=$(dpkg-deb -f "$deb" Depends)
+for want in pcscd libccid; do
+  grep -Eq "(^|, )$want( |,|$)" <<<"$depends" || fail "Depends lacks $want: $depends"
+done
+ok "Depends: pcscd, libccid (and $(tr ',' '\n' <<<"$depends" | wc -l) in all)"
+
+# The window, for real: Xvfb and the session's window manager in the clean
+# system (from the shared .deb cache), then the installed session script.
+t0=$(date +%s)
+inside apt-get install -y -qq --no-install-recommends xvfb xauth matchbox-window-manager >>"$root/apt.log" 2>&1 \
+  || { tail -30 "$root/apt.log" >&2; fail "apt-get install xvfb matchbox-window-manager failed (log above)"; }
+for f in kiosk-session matchbox-kbdconfig; do
+  [ -f "$root/usr/share/dps-kiosk/$f" ] || fail "/usr/share/dps-kiosk/$f is not installed"
+done
+[ -f "$root/usr/share/xsessions/dps-kiosk.desktop" ] || fail "the X session entry is not installed"
+set +e
+window=$(inside sh -c '
+  Xvfb :7 -screen 0 1280x800x24 -nolisten tcp >/tmp/xvfb.log 2>&1 &
+  i=0; until [ -S /tmp/.X11-unix/X7 ]; do i=$((i+1)); [ $i -gt 100 ] && { echo "no Xvfb"; exit 3; }; sleep 0.1; done
+  mkdir -p /tmp/home && mkfifo /tmp/kiosk.out
+  DISPLAY=:7 HOME=/tmp/home XDG_DATA_HOME=/tmp/home/data DPS_BENCH_READY=1 \
+    WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS=1 \
+    /usr/share/dps-kiosk/kiosk-session >/tmp/kiosk.out 2>/tmp/kiosk.err &
+  # grep ends at the first-screen line; the kiosk is stopped right after.
+  timeout 120 grep -m1 -q "^dps-kiosk: first-screen" /tmp/kiosk.out || { echo "no first screen within 120 s"; tail -20 /tmp/kiosk.err; exit 4; }
+  # comm is cut at 15 characters.
+  wm=no; for c in /proc/[0-9]*/comm; do [ "$(cat "$c" 2>/dev/null)" = matchbox-window ] && wm=yes; done
+  echo "first screen; window manager: $wm"
+' 2>&1)
+code=$?
+set -e
+[ "$code" = 0 ] || { printf '%s\n' "$window" >&2; fail "the installed kiosk did not open its window (exit $code)"; }
+grep -q "window manager: yes" <<<"$window" || fail "the session did not start its window manager: $window"
+ok "the installed DPS Kiosk session opened the window under Xvfb with matchbox, first screen drawn ($(( $(date +%s) - t0 )) s)"
 
 say "all checks passed in $(( $(date +%s) - start )) s"

@@ -167,10 +167,20 @@ async fn support_bundle(data_dir: std::path::PathBuf) -> Result<std::path::PathB
 }
 
 /// The window calls this once the first screen is drawn; the app-vs-browser
-/// bench (`app-bench`) times start-up by this line.
+/// bench (`app-bench`) times start-up by this line. The bench's journey
+/// driver (loaded only with `DPS_BENCH_JOURNEY=1`) calls it again with a
+/// `mark` when its journey is done: a fixed word, never anything of a
+/// resident, and printed only for the bench.
 #[tauri::command]
-pub fn first_screen() {
-    if std::env::var_os("DPS_BENCH_READY").is_some_and(|v| v == "1") {
-        println!("dps-kiosk: first-screen");
+pub fn first_screen(mark: Option<String>) {
+    if std::env::var_os("DPS_BENCH_READY").is_none_or(|v| v != "1") {
+        return;
+    }
+    match mark {
+        None => println!("dps-kiosk: first-screen"),
+        Some(m) if m.len() <= 32 && m.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') => {
+            println!("dps-kiosk: mark {m}")
+        }
+        Some(_) => {}
     }
 }

@@ -9,6 +9,7 @@
 //! this shell for real.
 
 mod commands;
+mod lockdown;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -171,42 +172,55 @@ fn windowed() -> bool {
     std::env::var_os("DPS_WINDOWED").is_some_and(|v| v == "1")
 }
 
-/// Opens the kiosk window and runs until the steward quits.
-pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
-    let data_dir = global.data_dir();
-    let _logs = dps_logs::init(&dps_logs::dir(&data_dir))
-        .map_err(|e| eprintln!("dps-kiosk: logs: {e}"))
-        .ok();
-    let instance = match dps_steward::instance::claim(&data_dir) {
-        Ok(dps_steward::instance::Claim::First(i)) => Some(i),
-        Ok(dps_steward::instance::Claim::AlreadyRunning) => {
-            println!("DPS Kiosk is already open: it was brought to the front.");
-            return Ok(());
-        }
-        Err(e) => {
-            // Not fatal: the store's lock still keeps a second window out.
-            tracing::warn!("single-instance socket: {e}");
-            None
-        }
-    };
-    let (store, store_problem) = match dps_tally::TallyStore::open(&data_dir, Utc::now()) {
-        Ok(opened) => {
-            // The steward reads it in the steward area, in their language
-            // (the store keeps the notice until they acknowledge it).
-            if let Some(m) = opened.steward_message() {
-                tracing::warn!("{m}");
+/// The app-vs-browser bench (`app-bench`) sets `DPS_BENCH_READY=1`: the app
+/// then prints when the first screen is drawn and where start-up time went.
+fn bench() -> bool {
+    std::env::var_os("DPS_BENCH_READY").is_some_and(|v| v == "1")
+}
+
+/// A start-up phase, for the bench only (it timestamps each line as it
+/// arrives; stdout is line-buffered).
+pub fn phase(name: &str) {
+    if bench() {
+        println!("dps-kiosk: phase {name}");
+    }
+}
+
+/// What the window's commands need, made on a thread of its own while GTK
+/// starts and WebKit launches its processes: opening the store and parsing
+/// the procedures are not needed to put a window on screen.
+struct Backend {
+    shared: Arc<Shared>,
+    store: Option<Arc<dps_tally::TallyStore>>,
+    sync_tx: watch::Sender<SyncStatus>,
+    journey_rx: watch::Receiver<bool>,
+    /// The store was refused because another process holds it.
+    store_in_use: bool,
+}
+
+fn open_backend(data_dir: &std::path::Path) -> Backend {
+    let (store, store_problem, store_in_use) =
+        match dps_tally::TallyStore::open(data_dir, Utc::now()) {
+            Ok(opened) => {
+                // The steward reads it in the steward area, in their language
+                // (the store keeps the notice until they acknowledge it).
+                if let Some(m) = opened.steward_message() {
+                    tracing::warn!("{m}");
+                }
+                (Some(Arc::new(opened.store)), None, false)
             }
-            (Some(Arc::new(opened.store)), None)
-        }
-        Err(e) => {
-            // The journeys still work; the steward is told visits are not
-            // counted rather than the kiosk refusing to start.
-            tracing::error!("{e}");
-            let code = dps_steward::StewardError::from(e).code();
-            (None, Some(code.to_owned()))
-        }
-    };
+            Err(e) => {
+                // The journeys still work; the steward is told visits are not
+                // counted rather than the kiosk refusing to start.
+                tracing::error!("{e}");
+                let in_use = matches!(e, dps_tally::TallyError::StoreInUse { .. });
+                let code = dps_steward::StewardError::from(e).code();
+                (None, Some(code.to_owned()), in_use)
+            }
+        };
+    phase("store-open");
     let (kiosk, directory, titles) = load_kiosk();
+    phase("flows-loaded");
     let autostart = dps_steward::autostart_dir().and_then(|dir| {
         let exe = std::env::current_exe().ok()?;
         Some(dps_steward::autostart::Autostart::new(
@@ -229,27 +243,83 @@ pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
         wake: Arc::new(Notify::new()),
         journey: journey_tx,
         quitting: AtomicBool::new(false),
-        data_dir: data_dir.clone(),
+        data_dir: data_dir.to_owned(),
     });
-    let for_close = Arc::clone(&shared);
+    Backend {
+        shared,
+        store,
+        sync_tx,
+        journey_rx,
+        store_in_use,
+    }
+}
+
+/// Opens the kiosk window and runs until the steward quits.
+pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
+    phase("main");
+    lockdown::before_threads();
+    let data_dir = global.data_dir();
+    let _logs = dps_logs::init(&dps_logs::dir(&data_dir))
+        .map_err(|e| eprintln!("dps-kiosk: logs: {e}"))
+        .ok();
+    let instance = match dps_steward::instance::claim(&data_dir) {
+        Ok(dps_steward::instance::Claim::First(i)) => Some(i),
+        Ok(dps_steward::instance::Claim::AlreadyRunning) => {
+            println!("DPS Kiosk is already open: it was brought to the front.");
+            return Ok(());
+        }
+        Err(e) => {
+            // Not fatal by itself (e.g. a file system without sockets), but
+            // nothing else stops a second window: the store's lock only
+            // stops a second store, and the window opens without one. So
+            // the store decides below.
+            tracing::warn!("single-instance socket: {e}");
+            None
+        }
+    };
+    let backend = {
+        let data_dir = data_dir.clone();
+        std::thread::Builder::new()
+            .name("open-store".into())
+            .spawn(move || open_backend(&data_dir))
+            .context("cannot start the store thread")?
+    };
+    let backend = if instance.is_none() {
+        // Without the single-instance socket, a store held by another
+        // process is the only sign that a kiosk already runs here.
+        let b = join_backend(backend)?;
+        if b.store_in_use {
+            println!("DPS Kiosk is already open on this data directory.");
+            return Ok(());
+        }
+        Pending::Ready(b)
+    } else {
+        Pending::Opening(backend)
+    };
     tauri::Builder::default()
         .setup(move |app| {
+            phase("gtk-ready");
+            let window = kiosk_window(app)?;
+            phase("window-built");
+            let Backend {
+                shared,
+                store,
+                sync_tx,
+                journey_rx,
+                ..
+            } = match backend {
+                Pending::Ready(b) => b,
+                Pending::Opening(h) => join_backend(h)?,
+            };
+            phase("backend-ready");
             let handle = app.handle().clone();
-            if let Some(window) = app.get_webview_window("main") {
-                if !windowed() {
-                    // Fullscreen needs a window manager; docs/kiosk-setup.md
-                    // says which settings a DPS laptop needs.
-                    let _ = window.set_decorations(false);
-                    let _ = window.set_fullscreen(true);
-                }
-                if let Some(instance) = instance {
-                    let w = window.clone();
-                    instance.serve(move || {
-                        let _ = w.unminimize();
-                        let _ = w.show();
-                        let _ = w.set_focus();
-                    })?;
-                }
+            if let Some(instance) = instance {
+                let w = window.clone();
+                instance.serve(move || {
+                    let _ = w.unminimize();
+                    let _ = w.show();
+                    let _ = w.set_focus();
+                })?;
             }
             let for_watcher = Arc::clone(&shared);
             let h = handle.clone();
@@ -276,11 +346,15 @@ pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
             });
             Ok(())
         })
-        .on_window_event(move |_window, event| {
+        .on_window_event(|window, event| {
             // A resident cannot close the kiosk (Alt+F4, the window
             // manager's close): only the steward's "quit", behind the PIN.
+            // Before the state exists nobody has quit either.
             if let tauri::WindowEvent::CloseRequested { api, .. } = event {
-                if !for_close.quitting.load(Ordering::SeqCst) {
+                let quitting = window
+                    .try_state::<AppState>()
+                    .is_some_and(|s| s.shared.quitting.load(Ordering::SeqCst));
+                if !quitting {
                     api.prevent_close();
                 }
             }
@@ -296,6 +370,44 @@ pub fn run(global: dps_cli::Global) -> anyhow::Result<()> {
         ])
         .run(tauri::generate_context!("tauri.conf.json"))?;
     Ok(())
+}
+
+enum Pending {
+    Opening(std::thread::JoinHandle<Backend>),
+    Ready(Backend),
+}
+
+fn join_backend(h: std::thread::JoinHandle<Backend>) -> anyhow::Result<Backend> {
+    h.join()
+        .map_err(|_| anyhow::anyhow!("opening the store crashed"))
+}
+
+/// The one window. tauri.conf.json describes the field's kiosk (fullscreen,
+/// no decorations) and leaves its creation to us (`"create": false`), so
+/// the window is fullscreen from its first frame instead of switching after
+/// it is shown, and `DPS_WINDOWED=1` gets an ordinary window for development.
+fn kiosk_window(app: &tauri::App) -> anyhow::Result<tauri::WebviewWindow> {
+    let mut config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == "main")
+        .cloned()
+        .context("tauri.conf.json has no \"main\" window")?;
+    let kiosk = !windowed();
+    if !kiosk {
+        config.fullscreen = false;
+        config.decorations = true;
+    }
+    if std::env::var_os("DPS_BENCH_JOURNEY").is_some_and(|v| v == "1") {
+        // The bench's journey driver (ui/src/lib/benchjourney.ts) is loaded
+        // only on this query; a kiosk never has it.
+        config.url = tauri::WebviewUrl::App("index.html?bench-journey".into());
+    }
+    let window = tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?.build()?;
+    lockdown::after_window(&window, kiosk);
+    Ok(window)
 }
 
 /// The background sync loop and the task that tells the window about it.

@@ -2,25 +2,38 @@
 //! built UI (`ui/dist`), side by side, under Xvfb. Prints figures; asserts
 //! nothing (performance is recorded in docs/benchmarks.md, not tested).
 //!
-//! Per run and contender:
-//! * **start**: process spawn → the UI's first screen. The app prints
-//!   `dps-kiosk: first-screen` on stdout (with `DPS_BENCH_READY=1`) once the
-//!   welcome screen is drawn; in Chromium the same UI (through
-//!   `ui/src/lib/browser.ts`) POSTs `/__first-screen` to this bench's HTTP
-//!   server, which serves `ui/dist`.
-//! * **PSS**: the sum of `Pss` in `/proc/PID/smaps_rollup` over the whole
-//!   process tree (WebKitWebProcess/NetworkProcess, Chromium's zygote,
-//!   renderers and GPU process), after a settle time.
-//! * **idle CPU**: utime+stime of the whole tree over an idle window, as a
-//!   share of one core. The app's card watcher runs against a private pcscd
-//!   with one vpcd reader (as at a stand: a reader, no card).
+//! The contenders do the same job:
+//! * **the app**: the release `dps-kiosk` (custom-protocol, as the .deb ships
+//!   it), WebKitGTK with the app's own settings (no GL compositing).
+//! * **Chromium**: `chromium --kiosk --disable-gpu` (software, like the app)
+//!   on the same `ui/dist`, *plus* the local service a browser kiosk needs
+//!   for a card reader: `app-bench shim` (src/shim.rs), the same Rust crates
+//!   behind HTTP + Server-Sent Events, counted on Chromium's side.
 //!
-//! Needs root (the private pcscd), Xvfb, chromium and a built app
-//! (`--app`, default `$CARGO_TARGET_DIR/release/dps-kiosk`). Never run it
-//! while card tests or the e2e suite run: one pcscd per machine.
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+//! Per run and contender:
+//! * **start**: spawn → the UI's first screen (`dps-kiosk: first-screen` on
+//!   the app's or the shim's stdout, printed when the page calls
+//!   `first_screen` after its first render). The app's start-up phases
+//!   (`dps-kiosk: phase …`) are timestamped as they arrive.
+//! * **PSS**: the sum of `Pss` (`/proc/PID/smaps_rollup`) over every process
+//!   of the contender, printed per process too; and which GL libraries each
+//!   maps (the GPU policy check).
+//! * **idle CPU**: the contender's CPU over an idle window, card watcher
+//!   running against a private pcscd with one empty vpcd reader.
+//! * **journey CPU**: a virtual card inserted, the page's bench driver
+//!   (`ui/src/lib/benchjourney.ts`, loaded only on `?bench-journey`) clicks
+//!   through the BRUVAX registration, the card is pulled once the driver
+//!   says it is done, then 3 s more. The Xvfb server's own CPU is not
+//!   counted for either.
+//!
+//! Processes are grouped in one cgroup v2 per contender run where possible
+//! (`measure.rs` says which method was used). Needs root (the private
+//! pcscd, the cgroups), Xvfb, chromium and a built app. Never run it while
+//! card tests or the e2e suite run: one pcscd per machine.
+mod measure;
+mod shim;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -28,9 +41,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
+use measure::Group;
 
 #[derive(Debug, Parser)]
 #[command(name = "app-bench")]
+struct Cli {
+    #[command(subcommand)]
+    sub: Option<Sub>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Chromium's local kiosk service (started by the bench itself).
+    Shim(shim::ShimArgs),
+}
+
+#[derive(Debug, clap::Args)]
 struct Args {
     /// The app binary (default: $CARGO_TARGET_DIR/release/dps-kiosk, else ./target/release).
     #[arg(long)]
@@ -49,12 +77,25 @@ struct Args {
     /// Length of the idle CPU window.
     #[arg(long, default_value_t = 30)]
     idle_secs: u64,
-    /// Give up on a first screen after this long.
+    /// Give up on a first screen (or a journey) after this long.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
-    /// Run without the private pcscd (e.g. when one is already running).
+    /// Run without the private pcscd (no card watcher, no journey).
     #[arg(long)]
     no_pcscd: bool,
+    /// Extra environment for the app, KEY=VALUE (for experiments, e.g.
+    /// comparing a WebKit setting).
+    #[arg(long = "app-env", value_parser = parse_env)]
+    app_env: Vec<(String, String)>,
+    /// Only the app (e.g. to compare app variants).
+    #[arg(long)]
+    app_only: bool,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s}: expected KEY=VALUE"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,14 +114,25 @@ impl Who {
 }
 
 #[derive(Debug, Clone)]
+struct Journey {
+    cpu_ms: f64,
+    /// CPU ms by process name (10 ms ticks; processes alive at both ends).
+    by_process: Vec<(String, f64)>,
+    /// Card in → the driver's "done" (reading, verifying, every click).
+    wall_ms: f64,
+}
+
 struct Figures {
     start_ms: f64,
     pss_kb: u64,
-    processes: usize,
+    uss_kb: u64,
+    per_process: Vec<measure::Memory>,
+    /// GL libraries mapped, per process name.
+    gl: Vec<(String, Vec<String>)>,
     idle_pct: f64,
-    /// CPU time (ms, whole tree) from a card inserted to 3 s after it was
-    /// pulled: read, verify, greet, wipe. The app only (Chromium has no reader).
-    card_cpu_ms: Option<f64>,
+    journey: Option<Journey>,
+    /// The app's start-up phases, ms after spawn.
+    phases: Vec<(String, f64)>,
 }
 
 /// The private pcscd and a virtual card to insert during a run.
@@ -104,248 +156,210 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// (pid, ppid, utime + stime) of every process.
-fn processes() -> Vec<(u32, u32, u64)> {
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .filter_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            // The command name may hold spaces and parentheses: fields start
-            // after the last ')'.
-            let rest = stat.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ppid = f.get(1)?.parse().ok()?;
-            let utime: u64 = f.get(11)?.parse().ok()?;
-            let stime: u64 = f.get(12)?.parse().ok()?;
-            Some((pid, ppid, utime + stime))
-        })
-        .collect()
-}
+/// The `dps-kiosk: …` lines of a child's stdout, with their arrival time.
+struct Lines(mpsc::Receiver<(Instant, String)>);
 
-/// `root` and all its descendants, with their CPU ticks.
-fn tree(root: u32) -> BTreeMap<u32, u64> {
-    let all = processes();
-    let mut out = BTreeMap::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        if let Some(&(_, _, t)) = all.iter().find(|(pid, _, _)| *pid == p) {
-            out.insert(p, t);
-        }
-        frontier.extend(
-            all.iter()
-                .filter(|(_, ppid, _)| *ppid == p)
-                .map(|(pid, _, _)| *pid),
-        );
+impl Lines {
+    fn of(child: &mut Child) -> Result<Lines> {
+        let out = child.stdout.take().context("no stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Some(rest) = line.trim().strip_prefix("dps-kiosk: ") {
+                    let _ = tx.send((Instant::now(), rest.to_owned()));
+                }
+            }
+        });
+        Ok(Lines(rx))
     }
-    out
-}
 
-fn pss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Ends a process tree: SIGTERM to all, then SIGKILL to what is left.
-fn stop_tree(child: &mut Child) {
-    let pids: Vec<u32> = tree(child.id()).keys().copied().collect();
-    let signal = |sig: &str, pids: &[u32]| {
-        if pids.is_empty() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg(sig)
-            .args(pids.iter().map(u32::to_string))
-            .stderr(Stdio::null())
-            .status();
-    };
-    signal("-TERM", &pids);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let left: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|p| Path::new(&format!("/proc/{p}")).exists())
-        .collect();
-    signal("-KILL", &left);
-    let _ = child.wait();
-}
-
-/// Serves `dist` on loopback; a POST to `/__first-screen` sends the instant
-/// on `tx`. One thread per connection (Chromium opens a few).
-fn serve(dist: PathBuf, tx: mpsc::Sender<Instant>) -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    let port = l.local_addr()?.port();
-    std::thread::spawn(move || {
-        for conn in l.incoming().flatten() {
-            let dist = dist.clone();
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let _ = answer(conn, &dist, &tx);
-            });
-        }
-    });
-    Ok(port)
-}
-
-fn answer(mut s: std::net::TcpStream, dist: &Path, tx: &mpsc::Sender<Instant>) -> Result<()> {
-    let mut r = BufReader::new(s.try_clone()?);
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let mut parts = line.split_whitespace();
-        let (method, path) = (
-            parts.next().unwrap_or("").to_owned(),
-            parts.next().unwrap_or("/").to_owned(),
-        );
-        let mut length = 0usize;
+    /// Waits for the line `want`; the phases met on the way are returned
+    /// with their time after `since`.
+    fn wait(
+        &self,
+        want: &str,
+        since: Instant,
+        timeout: Duration,
+    ) -> Result<(Instant, Vec<(String, f64)>)> {
+        let deadline = Instant::now() + timeout;
+        let mut phases = Vec::new();
         loop {
-            let mut h = String::new();
-            if r.read_line(&mut h)? == 0 || h == "\r\n" {
-                break;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (at, line) = self
+                .0
+                .recv_timeout(left)
+                .map_err(|_| anyhow!("no 'dps-kiosk: {want}' within {timeout:?}"))?;
+            if line == want {
+                return Ok((at, phases));
             }
-            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap_or(0);
+            if let Some(p) = line.strip_prefix("phase ") {
+                phases.push((p.to_owned(), (at - since).as_secs_f64() * 1000.0));
+            } else if line.starts_with("mark ") {
+                bail!("expected '{want}', the page said '{line}'");
             }
-        }
-        let mut body = vec![0; length];
-        r.read_exact(&mut body)?;
-        if method == "POST" && path == "/__first-screen" {
-            let _ = tx.send(Instant::now());
-            write!(s, "HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")?;
-            continue;
-        }
-        let rel = path
-            .split('?')
-            .next()
-            .unwrap_or("/")
-            .trim_start_matches('/');
-        let rel = if rel.is_empty() { "index.html" } else { rel };
-        let file = dist.join(rel);
-        match (rel.contains(".."), std::fs::read(&file)) {
-            (false, Ok(bytes)) => {
-                let mime = match file.extension().and_then(|e| e.to_str()) {
-                    Some("html") => "text/html; charset=utf-8",
-                    Some("js") => "text/javascript",
-                    Some("css") => "text/css",
-                    Some("svg") => "image/svg+xml",
-                    Some("png") => "image/png",
-                    Some("woff2") => "font/woff2",
-                    Some("json") => "application/json",
-                    _ => "application/octet-stream",
-                };
-                write!(
-                    s,
-                    "HTTP/1.1 200 OK\r\ncontent-type: {mime}\r\ncontent-length: {}\r\n\r\n",
-                    bytes.len()
-                )?;
-                s.write_all(&bytes)?;
-            }
-            _ => write!(s, "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")?,
         }
     }
 }
 
-fn measure_after_start(root: u32, a: &Args, hz: f64) -> (u64, usize, f64) {
-    std::thread::sleep(Duration::from_secs(a.settle_secs));
-    let procs = tree(root);
-    let pss: u64 = procs.keys().map(|p| pss_kb(*p)).sum();
-    let t0 = Instant::now();
-    let before: u64 = tree(root).values().sum();
-    std::thread::sleep(Duration::from_secs(a.idle_secs));
-    let after: u64 = tree(root).values().sum();
-    let secs = t0.elapsed().as_secs_f64();
-    // Ticks of processes that ended meanwhile are lost; none should end.
-    let idle = after.saturating_sub(before) as f64 / hz / secs * 100.0;
-    (pss, procs.len(), idle)
+/// What a contender uses once its first screen is up.
+struct Settled {
+    pss_kb: u64,
+    uss_kb: u64,
+    per_process: Vec<measure::Memory>,
+    gl: Vec<(String, Vec<String>)>,
+    idle_pct: f64,
 }
 
-/// CPU the tree uses for one card: inserted, 4 s, pulled, 3 s.
-fn card_cycle(root: u32, r: &Reader, hz: f64) -> Result<f64> {
+/// Memory and idle CPU after the first screen.
+fn measure_after_start(group: &Group, a: &Args, hz: f64) -> Settled {
+    std::thread::sleep(Duration::from_secs(a.settle_secs));
+    let per_process = group.memory();
+    let pss_kb = per_process.iter().map(|m| m.pss_kb).sum();
+    let uss_kb = per_process.iter().map(|m| m.uss_kb).sum();
+    let gl = per_process
+        .iter()
+        .map(|m| (m.name.clone(), measure::maps_gl(m.pid)))
+        .filter(|(_, libs)| !libs.is_empty())
+        .collect();
+    let t0 = Instant::now();
+    let before = group.cpu_usec(hz);
+    std::thread::sleep(Duration::from_secs(a.idle_secs));
+    let after = group.cpu_usec(hz);
+    let idle_pct = after.saturating_sub(before) as f64 / 1e6 / t0.elapsed().as_secs_f64() * 100.0;
+    Settled {
+        pss_kb,
+        uss_kb,
+        per_process,
+        gl,
+        idle_pct,
+    }
+}
+
+/// CPU for one whole journey: card in, the driver's clicks to the end, card
+/// out, 3 s for the wipe.
+fn journey(group: &Group, lines: &Lines, r: &Reader, a: &Args, hz: f64) -> Result<Journey> {
     let image = dps_vcard::CardImage::build(&dps_vcard::CardSpec::default(), &r.pki)?;
-    let before: u64 = tree(root).values().sum();
+    let before = group.cpu_usec(hz);
+    let ticks_before = group.ticks();
+    let t0 = Instant::now();
     let card = r.pcscd.insert(0, image)?;
-    std::thread::sleep(Duration::from_secs(4));
+    let (done, _) = lines.wait("mark journey-done", t0, Duration::from_secs(a.timeout_secs))?;
     drop(card);
     std::thread::sleep(Duration::from_secs(3));
-    let after: u64 = tree(root).values().sum();
-    Ok(after.saturating_sub(before) as f64 / hz * 1000.0)
+    let after = group.cpu_usec(hz);
+    let mut by_process: Vec<(String, f64)> = group
+        .ticks()
+        .into_iter()
+        .filter_map(|(pid, t)| {
+            let t0 = ticks_before.get(&pid)?;
+            Some((
+                measure::comm(pid),
+                t.saturating_sub(*t0) as f64 / hz * 1000.0,
+            ))
+        })
+        .filter(|(_, ms)| *ms > 0.0)
+        .collect();
+    by_process.sort_by(|x, y| y.1.total_cmp(&x.1));
+    Ok(Journey {
+        cpu_ms: after.saturating_sub(before) as f64 / 1000.0,
+        by_process,
+        wall_ms: (done - t0).as_secs_f64() * 1000.0,
+    })
 }
 
-fn run_app(app: &Path, a: &Args, hz: f64, reader: Option<&Reader>) -> Result<Figures> {
+fn run_app(app: &Path, a: &Args, hz: f64, reader: Option<&Reader>, run: usize) -> Result<Figures> {
     let display = dps_e2e::Display::start().map_err(|e| anyhow!("{e}"))?;
     let home = tempfile::tempdir()?;
     // A set-up kiosk (PIN, open session): it opens on the welcome screen,
-    // not the first-start setup.
+    // not the first-start setup, and its visits count.
     dps_e2e::set_up_steward(&dps_e2e::app_data_dir(home.path())).map_err(|e| anyhow!("{e}"))?;
-    let started = Instant::now();
-    let mut child = Command::new(app)
-        .env("DISPLAY", &display.name)
+    let mut group = Group::new(&format!("app-{run}"));
+    let mut cmd = group.command(app);
+    cmd.env("DISPLAY", &display.name)
         .env("XDG_DATA_HOME", home.path())
         .env("HOME", home.path())
         .env("DPS_BENCH_READY", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(r) = reader {
+        cmd.env("DPS_BENCH_JOURNEY", "1")
+            .env("DPS_TRUST_ROOTS", r.pki.root_pem_path());
+    }
+    for (k, v) in &a.app_env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start {}", app.display()))?;
-    let out = child.stdout.take().context("no stdout")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.trim() == "dps-kiosk: first-screen" {
-                let _ = tx.send(Instant::now());
-            }
-        }
-    });
-    let first = rx.recv_timeout(Duration::from_secs(a.timeout_secs));
-    let Ok(first) = first else {
-        stop_tree(&mut child);
-        bail!(
-            "the app printed no 'dps-kiosk: first-screen' within {} s",
-            a.timeout_secs
-        );
-    };
-    let start_ms = (first - started).as_secs_f64() * 1000.0;
-    let (pss_kb, processes, idle_pct) = measure_after_start(child.id(), a, hz);
-    let card_cpu_ms = match reader {
-        Some(r) => Some(card_cycle(child.id(), r, hz)?),
-        None => None,
-    };
-    stop_tree(&mut child);
-    Ok(Figures {
-        start_ms,
-        pss_kb,
-        processes,
-        idle_pct,
-        card_cpu_ms,
-    })
+    group.spawned(child.id());
+    let result = (|| {
+        let lines = Lines::of(&mut child)?;
+        let (first, phases) =
+            lines.wait("first-screen", started, Duration::from_secs(a.timeout_secs))?;
+        let start_ms = (first - started).as_secs_f64() * 1000.0;
+        let Settled {
+            pss_kb,
+            uss_kb,
+            per_process,
+            gl,
+            idle_pct,
+        } = measure_after_start(&group, a, hz);
+        let journey = reader
+            .map(|r| journey(&group, &lines, r, a, hz))
+            .transpose()?;
+        Ok(Figures {
+            start_ms,
+            pss_kb,
+            uss_kb,
+            per_process,
+            gl,
+            idle_pct,
+            journey,
+            phases,
+        })
+    })();
+    group.stop();
+    let _ = child.wait();
+    result
 }
 
-fn run_chromium(dist: &Path, a: &Args, hz: f64) -> Result<Figures> {
+fn run_chromium(
+    dist: &Path,
+    a: &Args,
+    hz: f64,
+    reader: Option<&Reader>,
+    run: usize,
+) -> Result<Figures> {
     let display = dps_e2e::Display::start().map_err(|e| anyhow!("{e}"))?;
     let profile = tempfile::tempdir()?;
-    let (tx, rx) = mpsc::channel();
-    let port = serve(dist.to_owned(), tx)?;
-    let started = Instant::now();
-    let mut child = Command::new(&a.chromium)
+    let home = tempfile::tempdir()?;
+    let data = dps_e2e::app_data_dir(home.path());
+    dps_e2e::set_up_steward(&data).map_err(|e| anyhow!("{e}"))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut group = Group::new(&format!("chromium-{run}"));
+    let exe = std::env::current_exe()?;
+    let mut shim = group.command(&exe);
+    shim.arg("shim")
+        .arg("--dist")
+        .arg(dist)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--port")
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(r) = reader {
+        shim.arg("--trust-root").arg(r.pki.root_pem_path());
+    }
+    let mut browser = group.command(Path::new(&a.chromium));
+    browser
         .args([
             "--kiosk",
             "--no-sandbox",
+            // Software rendering, as the app's WebKit (no GL compositing).
             "--disable-gpu",
             "--no-first-run",
             "--no-default-browser-check",
@@ -357,30 +371,64 @@ fn run_chromium(dist: &Path, a: &Args, hz: f64) -> Result<Figures> {
             "--window-size=1280,800",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg(format!(
+            "http://127.0.0.1:{port}/{}",
+            if reader.is_some() {
+                "?bench-journey"
+            } else {
+                ""
+            }
+        ))
         .env("DISPLAY", &display.name)
         .env("HOME", profile.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {} (apt-get install chromium)", a.chromium))?;
-    let Ok(first) = rx.recv_timeout(Duration::from_secs(a.timeout_secs)) else {
-        stop_tree(&mut child);
-        bail!(
-            "Chromium's page did not POST /__first-screen within {} s",
-            a.timeout_secs
-        );
+        .stderr(Stdio::null());
+    // Both start at once, as a browser kiosk and its service would at login.
+    let started = Instant::now();
+    let mut shim = shim.spawn().context("cannot start the bench's shim")?;
+    group.spawned(shim.id());
+    let mut browser = match browser.spawn() {
+        Ok(b) => b,
+        Err(e) => {
+            group.stop();
+            let _ = shim.wait();
+            return Err(anyhow!(
+                "cannot start {} (apt-get install chromium): {e}",
+                a.chromium
+            ));
+        }
     };
-    let start_ms = (first - started).as_secs_f64() * 1000.0;
-    let (pss_kb, processes, idle_pct) = measure_after_start(child.id(), a, hz);
-    stop_tree(&mut child);
-    Ok(Figures {
-        start_ms,
-        pss_kb,
-        processes,
-        idle_pct,
-        card_cpu_ms: None,
-    })
+    group.spawned(browser.id());
+    let result = (|| {
+        let lines = Lines::of(&mut shim)?;
+        let (first, _) =
+            lines.wait("first-screen", started, Duration::from_secs(a.timeout_secs))?;
+        let start_ms = (first - started).as_secs_f64() * 1000.0;
+        let Settled {
+            pss_kb,
+            uss_kb,
+            per_process,
+            gl,
+            idle_pct,
+        } = measure_after_start(&group, a, hz);
+        let journey = reader
+            .map(|r| journey(&group, &lines, r, a, hz))
+            .transpose()?;
+        Ok(Figures {
+            start_ms,
+            pss_kb,
+            uss_kb,
+            per_process,
+            gl,
+            idle_pct,
+            journey,
+            phases: Vec::new(),
+        })
+    })();
+    group.stop();
+    let _ = browser.wait();
+    let _ = shim.wait();
+    result
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -392,8 +440,16 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
 fn main() -> Result<()> {
-    let a = Args::parse();
+    let cli = Cli::parse();
+    if let Some(Sub::Shim(s)) = cli.sub {
+        return shim::run(s);
+    }
+    let a = cli.args;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"));
@@ -407,7 +463,7 @@ fn main() -> Result<()> {
         .unwrap_or_else(|| repo_root().join("ui/dist"));
     if !app.exists() {
         bail!(
-            "{} not built: cargo build --release --bin dps-kiosk (or --app PATH)",
+            "{} not built: packaging/build-deb.sh (or --app PATH)",
             app.display()
         );
     }
@@ -425,77 +481,139 @@ fn main() -> Result<()> {
             pki: dps_vcard::TestPki::generate(dps_vcard::KeyKind::Ec, "App Bench Root")?,
         })
     };
+    let probe = Group::new("probe");
     println!(
-        "app-bench: {} vs {} showing {}; {} runs, settle {} s, idle window {} s",
+        "app-bench: {} vs {} showing {}; {} runs, settle {} s, idle window {} s; grouping: {}",
         app.display(),
         a.chromium,
         dist.display(),
         a.runs,
         a.settle_secs,
-        a.idle_secs
+        a.idle_secs,
+        probe.kind()
     );
-    let mut all: BTreeMap<Who, Vec<Figures>> = BTreeMap::new();
-    for run in 1..=a.runs {
-        for who in [Who::App, Who::Chromium] {
-            let f = match who {
-                Who::App => run_app(&app, &a, hz, reader.as_ref()),
-                Who::Chromium => run_chromium(&dist, &a, hz),
-            }
-            .with_context(|| format!("run {run}, {}", who.name()))?;
-            println!(
-                "run {run} {:<17} start {:>7.0} ms  PSS {:>7.1} MB in {:>2} processes  idle CPU {:.2} % of a core{}",
-                who.name(),
-                f.start_ms,
-                f.pss_kb as f64 / 1024.0,
-                f.processes,
-                f.idle_pct,
-                f.card_cpu_ms
-                    .map(|c| format!("  card in/out: {c:.0} ms CPU"))
-                    .unwrap_or_default()
-            );
-            all.entry(who).or_default().push(f);
-        }
-    }
-    let med = |who: Who, f: fn(&Figures) -> f64| {
-        median(
-            all.get(&who)
-                .map_or_else(Vec::new, |v| v.iter().map(f).collect()),
-        )
+    drop(probe);
+    let who: &[Who] = if a.app_only {
+        &[Who::App]
+    } else {
+        &[Who::App, Who::Chromium]
     };
-    let (sa, sc) = (
-        med(Who::App, |f| f.start_ms),
-        med(Who::Chromium, |f| f.start_ms),
-    );
-    let (pa, pc) = (
-        med(Who::App, |f| f.pss_kb as f64),
-        med(Who::Chromium, |f| f.pss_kb as f64),
-    );
-    let (ia, ic) = (
-        med(Who::App, |f| f.idle_pct),
-        med(Who::Chromium, |f| f.idle_pct),
-    );
-    println!("medians:");
+    let mut all: Vec<(Who, Figures)> = Vec::new();
+    let result = (|| {
+        for run in 1..=a.runs {
+            for &w in who {
+                let f = match w {
+                    Who::App => run_app(&app, &a, hz, reader.as_ref(), run),
+                    Who::Chromium => run_chromium(&dist, &a, hz, reader.as_ref(), run),
+                }
+                .with_context(|| format!("run {run}, {}", w.name()))?;
+                report_run(run, w, &f);
+                all.push((w, f));
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    })();
+    measure::cleanup();
+    result?;
+    report_medians(&all);
+    Ok(())
+}
+
+fn report_run(run: usize, w: Who, f: &Figures) {
     println!(
-        "  start to first screen: app {sa:.0} ms, Chromium {sc:.0} ms: {:.2}x (target <= 1.0x)",
-        sa / sc
+        "run {run} {:<17} start {:>6.0} ms  PSS {:>6.1} MB (USS {:>6.1}) in {:>2} processes  idle CPU {:.3} % of a core{}",
+        w.name(),
+        f.start_ms,
+        f.pss_kb as f64 / 1024.0,
+        f.uss_kb as f64 / 1024.0,
+        f.per_process.len(),
+        f.idle_pct,
+        f.journey
+            .as_ref()
+            .map(|j| format!("  journey: {:.0} ms CPU ({:.0} ms card in to done)", j.cpu_ms, j.wall_ms))
+            .unwrap_or_default()
     );
-    println!(
-        "  PSS of all processes:  app {:.1} MB, Chromium {:.1} MB: {:.2}x (target <= 0.6x)",
-        pa / 1024.0,
-        pc / 1024.0,
-        pa / pc
-    );
-    println!(
-        "  idle CPU (card watcher running): app {ia:.2} %, Chromium {ic:.2} % of a core (target < 0.5 %)"
-    );
-    let card: Vec<f64> = all.get(&Who::App).map_or_else(Vec::new, |v| {
-        v.iter().filter_map(|f| f.card_cpu_ms).collect()
-    });
-    if !card.is_empty() {
+    let procs: Vec<String> = f
+        .per_process
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {:.1} ({:.1})",
+                m.name,
+                m.pss_kb as f64 / 1024.0,
+                m.uss_kb as f64 / 1024.0
+            )
+        })
+        .collect();
+    println!("      PSS (USS) MB by process: {}", procs.join(", "));
+    if let Some(j) = &f.journey {
+        let p: Vec<String> = j
+            .by_process
+            .iter()
+            .map(|(n, ms)| format!("{n} {ms:.0}"))
+            .collect();
+        println!("      journey CPU ms by process: {}", p.join(", "));
+    }
+    if !f.gl.is_empty() {
+        let gl: Vec<String> =
+            f.gl.iter()
+                .map(|(n, l)| format!("{n}: {}", l.join(" ")))
+                .collect();
+        println!("      GL libraries mapped: {}", gl.join("; "));
+    } else {
+        println!("      GL libraries mapped: none");
+    }
+    if !f.phases.is_empty() {
+        let p: Vec<String> = f
+            .phases
+            .iter()
+            .map(|(n, ms)| format!("{n} {ms:.0}"))
+            .collect();
         println!(
-            "  app CPU for one card (insert, read, greet, pull, wipe; 7 s window): {:.0} ms",
-            median(card)
+            "      phases (ms after spawn): {}, first-screen {:.0}",
+            p.join(", "),
+            f.start_ms
         );
     }
-    Ok(())
+}
+
+fn report_medians(all: &[(Who, Figures)]) {
+    let of = |w: Who, f: fn(&Figures) -> Option<f64>| -> Vec<f64> {
+        all.iter()
+            .filter(|(x, _)| *x == w)
+            .filter_map(|(_, fig)| f(fig))
+            .collect()
+    };
+    let row = |label: &str, unit: &str, target: &str, f: fn(&Figures) -> Option<f64>| {
+        let (a, c) = (of(Who::App, f), of(Who::Chromium, f));
+        if a.is_empty() {
+            return;
+        }
+        let (ma, mc) = (median(a.clone()), median(c.clone()));
+        println!(
+            "  {label:<28} app median {ma:>8.2} {unit} (min {:>8.2})   Chromium median {mc:>8.2} {unit} (min {:>8.2})   ratio {:.2}x   {target}",
+            min(&a),
+            min(&c),
+            ma / mc
+        );
+    };
+    println!("medians (and minima):");
+    row("start to first screen", "ms", "target <= 1.0x", |f| {
+        Some(f.start_ms)
+    });
+    row("PSS of all processes", "MB", "target <= 0.6x", |f| {
+        Some(f.pss_kb as f64 / 1024.0)
+    });
+    row(
+        "idle CPU, card watcher on",
+        "%",
+        "target app < 0.5 % of a core",
+        |f| Some(f.idle_pct),
+    );
+    row("CPU for one journey", "ms", "", |f| {
+        f.journey.as_ref().map(|j| j.cpu_ms)
+    });
+    row("journey, card in to done", "ms", "", |f| {
+        f.journey.as_ref().map(|j| j.wall_ms)
+    });
 }

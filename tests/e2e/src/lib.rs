@@ -163,12 +163,54 @@ pub struct Launch<'a> {
     pub args: Vec<String>,
     /// The app's data dir when `args` has `--data-dir`.
     pub app_data: Option<PathBuf>,
+    /// Under the "DPS Kiosk" session's window manager ([`WindowManager`]),
+    /// as a stand runs it, rather than on a bare display.
+    pub window_manager: bool,
+}
+
+/// The window manager of the "DPS Kiosk" session, started the way the
+/// session starts it (`packaging/kiosk/kiosk-session --window-manager`:
+/// matchbox, no title bar, the shipped empty key list).
+pub struct WindowManager {
+    _wm: Proc,
+}
+
+impl WindowManager {
+    pub fn start(display: &str) -> Result<WindowManager, Error> {
+        let script = repo_root().join("packaging/kiosk/kiosk-session");
+        let child = Command::new(&script)
+            .arg("--window-manager")
+            .env("DISPLAY", display)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", script.display()))?;
+        let wm = WindowManager { _wm: Proc(child) };
+        // Ready once it has told the root what it supports (matchbox sets
+        // no _NET_SUPPORTING_WM_CHECK).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = Command::new("xprop")
+                .args(["-root", "_NET_SUPPORTED"])
+                .env("DISPLAY", display)
+                .output()
+                .map_err(|e| format!("cannot run xprop (apt-get install x11-utils): {e}"))?;
+            if String::from_utf8_lossy(&out.stdout).contains("_NET_WM_STATE_FULLSCREEN") {
+                return Ok(wm);
+            }
+            if Instant::now() > deadline {
+                return Err("matchbox-window-manager did not start within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 /// The kiosk window under WebDriver control.
 pub struct Kiosk {
     pub client: Client,
     _driver: Proc,
+    _wm: Option<WindowManager>,
     _display: Display,
     /// Everything the app writes: XDG data, cache and config homes, TMPDIR.
     pub data_dir: tempfile::TempDir,
@@ -187,6 +229,22 @@ impl Kiosk {
         let data_dir = tempfile::tempdir()?;
         set_up_steward(&app_data_dir(data_dir.path()))?;
         Self::launch_in(data_dir, env).await
+    }
+
+    /// A set-up kiosk as a stand runs it: under the "DPS Kiosk" session's
+    /// window manager ([`WindowManager`]), not on a bare display.
+    pub async fn launch_in_session(env: &[(&str, &str)]) -> Result<Kiosk, Error> {
+        let data_dir = tempfile::tempdir()?;
+        set_up_steward(&app_data_dir(data_dir.path()))?;
+        Self::launch_opts(
+            data_dir,
+            Launch {
+                env,
+                window_manager: true,
+                ..Launch::default()
+            },
+        )
+        .await
     }
 
     /// A kiosk on its very first start: no PIN, no session.
@@ -226,6 +284,11 @@ impl Kiosk {
             return Err(format!("{} not built (make test builds it)", app.display()).into());
         }
         let display = Display::start()?;
+        let wm = if opts.window_manager {
+            Some(WindowManager::start(&display.name)?)
+        } else {
+            None
+        };
         // The app's temporary files go inside the data dir too, so the
         // privacy test searches them along with the store and the logs.
         let tmp = data_dir.path().join("tmp");
@@ -280,6 +343,7 @@ impl Kiosk {
         Ok(Kiosk {
             client,
             _driver: driver,
+            _wm: wm,
             _display: display,
             data_dir,
             app_data,

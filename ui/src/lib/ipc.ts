@@ -39,4 +39,6 @@ export const ipc = {
   onSteward: (f: (s: StewardStatus) => void): Promise<UnlistenFn> => listen<StewardStatus>("steward", f),
   /** Once, when the first screen is drawn (start-up benchmark). */
   firstScreen: () => invoke<void>("first_screen"),
+  /** The bench's journey driver marks its end (benchjourney.ts). */
+  benchMark: (mark: string) => invoke<void>("first_screen", { mark }),
 };

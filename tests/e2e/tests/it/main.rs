@@ -3,6 +3,7 @@
 //! and app, and the card tests their own private pcscd.
 
 mod journey;
+mod lockdown;
 mod privacy;
 mod quarantine;
 mod steward;
