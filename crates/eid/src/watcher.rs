@@ -83,6 +83,12 @@ pub struct Watcher {
     thread: Option<JoinHandle<()>>,
 }
 
+/// pcsc-lite refuses a `get_status_change` over more than 16 reader states
+/// (InvalidParameter). pcscd serves at most 16 readers, so with 16 plugged in
+/// no other can appear: the PnP pseudo-reader is left out of the call until
+/// one goes (its own state then says so).
+const MAX_STATES: usize = 16;
+
 /// How long to wait before retrying to reach pcscd after it went away. This is
 /// not state polling: pcscd offers no notification of its own start, and
 /// re-trying to connect is the only way to learn it is back.
@@ -246,7 +252,13 @@ fn watch<F: FnMut(Event)>(
         for rs in &mut states {
             rs.sync_current_state();
         }
-        match ctx.get_status_change(None, &mut states) {
+        // The PnP pseudo-reader is always first (created first, never removed).
+        let watched = if states.len() > MAX_STATES {
+            &mut states[1..]
+        } else {
+            &mut states[..]
+        };
+        match ctx.get_status_change(None, watched) {
             Ok(()) => {}
             Err(pcsc::Error::Cancelled) if stopped(shared) => break false,
             Err(pcsc::Error::Cancelled) | Err(pcsc::Error::Timeout) => continue,
