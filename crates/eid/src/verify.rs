@@ -17,7 +17,7 @@ use x509_cert::Certificate;
 use dps_person::Zeroizing;
 
 use crate::apdu::{CardFile, FileSink, SigShape};
-use crate::ec::{FixedBase, Pending};
+use crate::ec::{FixedBase, Pending, KEY_BITS};
 
 /// The outcome shown to the steward and printed as `"signature"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
@@ -211,9 +211,10 @@ fn table_for(sec1: &[u8], key: &p384::ecdsa::VerifyingKey) -> Arc<FixedBase> {
     }) {
         return hit;
     }
-    let table = Arc::new(FixedBase::new(p384::ProjectivePoint::from(
-        *key.as_affine(),
-    )));
+    let table = Arc::new(FixedBase::new(
+        p384::ProjectivePoint::from(*key.as_affine()),
+        KEY_BITS,
+    ));
     if let Ok(mut c) = CACHE.lock() {
         c.insert(0, (sec1.to_vec(), Arc::clone(&table)));
         c.truncate(TABLES);
@@ -555,6 +556,16 @@ fn worker() -> Option<&'static Sender<Task>> {
                 .map(|_| tx)
         })
         .as_ref()
+}
+
+/// Starts the verification worker and has it build the generator's table,
+/// so the first card does not wait for either. Called when a watcher starts.
+pub fn warm_up() {
+    if let Some(w) = worker() {
+        let _ = w.send(Box::new(|| {
+            FixedBase::generator();
+        }));
+    }
 }
 
 /// Where the checks happen.

@@ -101,6 +101,8 @@ impl Watcher {
     where
         F: FnMut(Event) + Send + 'static,
     {
+        // The first card should not wait for the verifier's start-up.
+        crate::verify::warm_up();
         let shared = Arc::new(Shared {
             stop: Mutex::new(false),
             wake: Condvar::new(),
