@@ -81,6 +81,10 @@ struct Shared {
 pub struct Watcher {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Calls the sink, so that whatever the sink does (the kiosk redraws its
+    /// window on "card inserted") never delays the watcher's next step,
+    /// above all the first APDU of a card just inserted.
+    dispatcher: Option<JoinHandle<()>>,
 }
 
 /// pcsc-lite refuses a `get_status_change` over more than 16 reader states
@@ -95,9 +99,9 @@ const MAX_STATES: usize = 16;
 const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 impl Watcher {
-    /// Starts watching every reader; `sink` is called on the watcher thread
-    /// for each event, in order.
-    pub fn start<F>(trust: TrustStore, sink: F) -> std::io::Result<Watcher>
+    /// Starts watching every reader; `sink` is called for each event, in
+    /// order, on a thread of its own (not the one talking to the cards).
+    pub fn start<F>(trust: TrustStore, mut sink: F) -> std::io::Result<Watcher>
     where
         F: FnMut(Event) + Send + 'static,
     {
@@ -108,13 +112,26 @@ impl Watcher {
             wake: Condvar::new(),
             ctx: Mutex::new(None),
         });
+        let (events, queue) = std::sync::mpsc::channel::<Event>();
+        let dispatcher = std::thread::Builder::new()
+            .name("eid-events".into())
+            .spawn(move || {
+                for e in queue {
+                    sink(e);
+                }
+            })?;
         let s2 = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("eid-watcher".into())
-            .spawn(move || run(&s2, &trust, sink))?;
+            .spawn(move || {
+                run(&s2, &trust, |e| {
+                    let _ = events.send(e);
+                })
+            })?;
         Ok(Watcher {
             shared,
             thread: Some(thread),
+            dispatcher: Some(dispatcher),
         })
     }
 
@@ -139,21 +156,25 @@ impl Watcher {
             *s = true;
         }
         self.shared.wake.notify_all();
-        let Some(t) = self.thread.take() else {
-            return;
-        };
-        // SCardCancel only interrupts a call in progress: if the thread was
-        // about to enter get_status_change the cancel is lost, so repeat it
-        // until the thread has noticed the stop flag (only during shutdown).
-        while !t.is_finished() {
-            if let Ok(ctx) = self.shared.ctx.lock() {
-                if let Some(c) = ctx.as_ref() {
-                    let _ = c.cancel();
+        if let Some(t) = self.thread.take() {
+            // SCardCancel only interrupts a call in progress: if the thread was
+            // about to enter get_status_change the cancel is lost, so repeat it
+            // until the thread has noticed the stop flag (only during shutdown).
+            while !t.is_finished() {
+                if let Ok(ctx) = self.shared.ctx.lock() {
+                    if let Some(c) = ctx.as_ref() {
+                        let _ = c.cancel();
+                    }
                 }
+                std::thread::park_timeout(Duration::from_millis(20));
             }
-            std::thread::park_timeout(Duration::from_millis(20));
+            let _ = t.join();
         }
-        let _ = t.join();
+        // The watcher thread is gone with its end of the queue: the
+        // dispatcher delivers what is left, then ends, before stop returns.
+        if let Some(d) = self.dispatcher.take() {
+            let _ = d.join();
+        }
     }
 }
 
