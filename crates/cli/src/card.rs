@@ -13,7 +13,7 @@ use crate::Global;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CardCmd {
-    /// Read the first card present and print it.
+    /// Read the first card present (a Belgian eID wins over other cards) and print it.
     Read(ReadArgs),
     /// Print reader and card events as they happen (until interrupted).
     Watch(WatchArgs),
@@ -27,7 +27,7 @@ pub struct ReadArgs {
     /// Wait up to SECS for a card to be inserted (0: only a card already there).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
-    /// Only readers whose name contains NAME.
+    /// Only readers whose name contains NAME (several readers: pick one).
     #[arg(long, value_name = "NAME")]
     pub reader: Option<String>,
     /// Also trust this root certificate (PEM file; repeatable). Belgium roots are built in.
