@@ -161,6 +161,16 @@ fn main() -> Result<()> {
                 .map(|(p, r)| ratio_of(p[2], *r))
                 .collect(),
         );
+        // The same exchange with nothing else going on: connect, transaction
+        // and APDUs only (read_raw: no verification worker, no parsing).
+        let mut raw_total = Vec::new();
+        for _ in 0..reads {
+            let t = Instant::now();
+            let raw = dps_eid::read_raw(&ctx, &reader0)?;
+            raw_total.push(t.elapsed());
+            anyhow::ensure!(raw.apdus == apdus, "another APDU count");
+        }
+        let raw_total = median(raw_total);
         // What connecting costs by itself (vpcd power-up exchange, pcscd IPC), no APDU.
         let t = Instant::now();
         for _ in 0..reads {
@@ -203,6 +213,11 @@ fn main() -> Result<()> {
             "  APDU phase / (APDUs x round trip) = {:.2}; connect+disconnect alone, no APDU: {:.2} ms",
             io.as_secs_f64() / budget.as_secs_f64(),
             ms(connect)
+        );
+        println!(
+            "  the exchange alone (connect, transaction, APDUs; no checking, no parsing): median {:.2} ms = {:.2} x (APDUs x round trip)",
+            ms(raw_total),
+            raw_total.as_secs_f64() / budget.as_secs_f64()
         );
         drop(card);
         wait_state(&ctx, &reader0, false)?;
