@@ -16,7 +16,7 @@
 //! doublings and additions. Everything here works on public values (keys,
 //! signatures, hashes of signed files), so variable time is fine.
 
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 use p384::elliptic_curve::ops::{Invert, Reduce};
 use p384::elliptic_curve::point::AffineCoordinates;
@@ -59,11 +59,16 @@ impl FixedBase {
         FixedBase { bits, rows }
     }
 
-    /// The generator's table, built once per process. It is the one on the
-    /// path after a card's last APDU, so it gets the wide windows.
-    pub fn generator() -> &'static FixedBase {
-        static G: OnceLock<FixedBase> = OnceLock::new();
-        G.get_or_init(|| FixedBase::new(ProjectivePoint::GENERATOR, GENERATOR_BITS))
+    /// The generator's table, if it is built; if not, starts building it
+    /// (once per process, on a thread of its own: about 15 ms) and returns
+    /// `None`, and the caller multiplies the slow way meanwhile. A one-shot
+    /// `card read` should not wait for a table it will use once.
+    pub fn generator() -> Option<&'static FixedBase> {
+        let table = GENERATOR.get();
+        if table.is_none() {
+            warm_up();
+        }
+        table
     }
 
     /// `k · P`.
@@ -81,6 +86,23 @@ impl FixedBase {
         }
         acc
     }
+}
+
+static GENERATOR: OnceLock<FixedBase> = OnceLock::new();
+
+/// Starts building the generator's table in the background, once.
+pub fn warm_up() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        // Without a thread the table is simply never built: multiplications
+        // stay on the slow path, and the verdicts are the same.
+        let _ = std::thread::Builder::new()
+            .name("eid-tables".into())
+            .spawn(|| {
+                GENERATOR
+                    .get_or_init(|| FixedBase::new(ProjectivePoint::GENERATOR, GENERATOR_BITS));
+            });
+    });
 }
 
 /// Window of the generator's table (see [`FixedBase::new`]): 8 bits halve
@@ -113,8 +135,18 @@ impl Pending {
 
     /// Does the signature sign this SHA-384 hash?
     pub fn check(&self, hash: &[u8; 48]) -> bool {
+        self.check_with(hash, FixedBase::generator())
+    }
+
+    /// [`Pending::check`] with `u1·G` from `table`, or computed the slow way.
+    fn check_with(&self, hash: &[u8; 48], table: Option<&FixedBase>) -> bool {
         let e = <Scalar as Reduce<U384>>::reduce_bytes(FieldBytes::from_slice(hash));
-        let big_r = FixedBase::generator().mul(&(e * self.w)) + self.u2q;
+        let u1 = e * self.w;
+        let u1g = match table {
+            Some(t) => t.mul(&u1),
+            None => ProjectivePoint::GENERATOR * u1,
+        };
+        let big_r = u1g + self.u2q;
         // The identity's affine form has x = 0, which no r (in [1, n - 1]) equals;
         // an x in [n, p) is reduced, as ECDSA says.
         let x = big_r.to_affine().x();
@@ -143,10 +175,8 @@ mod tests {
             assert_eq!(t.mul(&Scalar::ZERO), ProjectivePoint::IDENTITY);
         }
         let k = -Scalar::from(12345u64);
-        assert_eq!(
-            FixedBase::generator().mul(&k),
-            ProjectivePoint::GENERATOR * k
-        );
+        let g = FixedBase::new(ProjectivePoint::GENERATOR, GENERATOR_BITS);
+        assert_eq!(g.mul(&k), ProjectivePoint::GENERATOR * k);
     }
 
     #[test]
@@ -154,6 +184,7 @@ mod tests {
         let key = SigningKey::from_slice(&[7u8; 48]).unwrap();
         let q = ProjectivePoint::from(*key.verifying_key().as_affine());
         let table = FixedBase::new(q, KEY_BITS);
+        let g = FixedBase::new(ProjectivePoint::GENERATOR, GENERATOR_BITS);
         let sec1 = key.verifying_key().to_encoded_point(false);
         for i in 0..40u8 {
             let msg: Vec<u8> = (0..200).map(|j| j ^ i).collect();
@@ -161,7 +192,9 @@ mod tests {
             let sig: Signature = key.sign_prehash(&hash).unwrap();
             let der = sig.to_der();
             let pending = Pending::new(&table, der.as_bytes()).unwrap();
-            assert!(pending.check(&hash));
+            // With the generator's table and without (before it is built).
+            assert!(pending.check_with(&hash, Some(&g)));
+            assert!(pending.check_with(&hash, None));
             let ring_ok = ring::signature::UnparsedPublicKey::new(
                 &ring::signature::ECDSA_P384_SHA384_ASN1,
                 sec1.as_bytes(),
@@ -172,11 +205,12 @@ mod tests {
             // Another message, a flipped bit in the signature: both refuse.
             let mut other = hash;
             other[usize::from(i) % 48] ^= 1;
-            assert!(!pending.check(&other));
+            assert!(!pending.check_with(&other, Some(&g)));
+            assert!(!pending.check_with(&other, None));
             let mut bad = der.as_bytes().to_vec();
             let at = 6 + usize::from(i) % 40;
             bad[at] ^= 0x10;
-            let split = Pending::new(&table, &bad).is_some_and(|p| p.check(&hash));
+            let split = Pending::new(&table, &bad).is_some_and(|p| p.check_with(&hash, Some(&g)));
             let ring_bad = ring::signature::UnparsedPublicKey::new(
                 &ring::signature::ECDSA_P384_SHA384_ASN1,
                 sec1.as_bytes(),
@@ -195,6 +229,6 @@ mod tests {
         let der = sig.to_der();
         assert!(!Pending::new(&other_table, der.as_bytes())
             .unwrap()
-            .check(&hash));
+            .check_with(&hash, Some(&g)));
     }
 }
