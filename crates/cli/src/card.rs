@@ -13,7 +13,7 @@ use crate::Global;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CardCmd {
-    /// Read the first card present and print it.
+    /// Read the first card present (a Belgian eID wins over other cards) and print it.
     Read(ReadArgs),
     /// Print reader and card events as they happen (until interrupted).
     Watch(WatchArgs),
@@ -27,7 +27,7 @@ pub struct ReadArgs {
     /// Wait up to SECS for a card to be inserted (0: only a card already there).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
-    /// Only readers whose name contains NAME.
+    /// Only readers whose name contains NAME (several readers: pick one).
     #[arg(long, value_name = "NAME")]
     pub reader: Option<String>,
     /// Also trust this root certificate (PEM file; repeatable). Belgium roots are built in.
@@ -125,25 +125,24 @@ fn plain(d: &CardData) -> String {
     let s = |v: &Option<dps_eid::SecretString>| {
         v.as_ref().map_or("-".to_owned(), |x| x.expose().to_owned())
     };
-    let t = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
     let addr = d.address.as_ref();
     format!(
         "reader:        {}\napplet:        {}\ncard number:   {}\ndocument type: {}\nvalid:         {} to {}\nissued by:     {}\nname:          {}, {} {}\nnational nr:   {}\nnationality:   {}\nborn:          {} in {}\nsex:           {}\naddress:       {}, {} {}\nsignature:     {}",
         d.reader,
         d.applet,
         s(&d.card_number),
-        t(&d.document_type),
-        t(&d.valid_from),
-        t(&d.valid_until),
-        t(&d.issuing_municipality),
+        s(&d.document_type),
+        s(&d.valid_from),
+        s(&d.valid_until),
+        s(&d.issuing_municipality),
         s(&d.surname),
         s(&d.given_names),
         s(&d.third_initial),
         s(&d.national_number),
-        t(&d.nationality),
-        d.birth_date.map_or("-".to_owned(), |b| b.to_iso()),
+        s(&d.nationality),
+        d.birth_date.as_deref().map_or("-".to_owned(), |b| b.to_iso()),
         s(&d.birth_place),
-        d.sex.map_or("-", |x| x.code()),
+        d.sex.as_deref().map_or("-", |x| x.code()),
         addr.map_or("-".to_owned(), |a| s(&a.street)),
         addr.map_or("-".to_owned(), |a| s(&a.postcode)),
         addr.map_or("-".to_owned(), |a| s(&a.municipality)),

@@ -176,6 +176,9 @@ pub struct Kiosk {
     reader: ReaderState,
     readers: Vec<String>,
     card: Option<HeldCard>,
+    /// The reader whose card is held (`None` for a training sample): with
+    /// several readers, the kiosk serves that card and ignores the others.
+    serving: Option<String>,
     screen: State,
     training: bool,
     /// The reader state to go back to when a sample card is taken out.
@@ -203,6 +206,7 @@ impl Kiosk {
             reader: ReaderState::Starting,
             readers: Vec::new(),
             card: None,
+            serving: None,
             screen: State::Welcome,
             training: false,
             reader_before_sample: None,
@@ -303,6 +307,7 @@ impl Kiosk {
                     self.reader_before_sample = Some(self.reader);
                 }
                 self.reader = ReaderState::Read;
+                self.serving = None;
                 self.card = Some(HeldCard {
                     first_name: Some(SecretString::from(sample.first_name)),
                     number: Some(SecretString::from(sample.number)),
@@ -357,6 +362,7 @@ impl Kiosk {
                 // Idle or the steward sending everyone home: nothing of the
                 // resident stays, even if their card is still in.
                 self.card = None;
+                self.serving = None;
                 self.screen = State::Welcome;
                 visit
             }
@@ -420,9 +426,21 @@ impl Kiosk {
     }
 
     /// A card watcher event.
+    ///
+    /// Several readers: the kiosk serves the card that identified the
+    /// resident. While it holds one, events from the other readers change
+    /// nothing (a card read there is dropped at once, its removal wipes no
+    /// one); only that card's removal, its reader's or the card service's
+    /// loss, the idle timeout or the steward end the visit. With no card
+    /// held, the latest event of any reader is shown.
     pub fn card_event(&mut self, event: dps_eid::Event, today: NaiveDate) -> Option<VisitRecord> {
         let visit = self.card_event_inner(event, today);
         self.counted(visit)
+    }
+
+    /// A resident is being served with a card from another reader than `reader`.
+    fn serving_other(&self, reader: &str) -> bool {
+        self.card.is_some() && self.serving.as_deref() != Some(reader)
     }
 
     fn card_event_inner(&mut self, event: dps_eid::Event, today: NaiveDate) -> Option<VisitRecord> {
@@ -456,25 +474,42 @@ impl Kiosk {
                     self.reader = ReaderState::NoReader;
                     return self.card_gone(today);
                 }
+                if self.card.is_some() && self.serving.as_deref() == Some(reader.as_str()) {
+                    // The watcher reports the card's removal first; this is
+                    // for a reader that vanished with its card.
+                    self.reader = ReaderState::InsertCard;
+                    return self.card_gone(today);
+                }
                 None
             }
-            E::CardInserted { .. } => {
-                self.reader = ReaderState::Reading;
+            E::CardInserted { reader } => {
+                if !self.serving_other(&reader) {
+                    self.reader = ReaderState::Reading;
+                }
                 None
             }
-            E::CardRead { data, .. } => {
+            E::CardRead { reader, data, .. } => {
+                if self.serving_other(&reader) {
+                    // Someone is being served: this card's data is not kept
+                    // (`data` is dropped, and zeroized, here).
+                    return None;
+                }
                 self.reader = ReaderState::Read;
+                self.serving = Some(reader);
                 self.card = Some(HeldCard {
                     first_name: data.first_given_name().map(SecretString::from),
                     number: data.national_number.clone(),
-                    birth: data.birth_date.map(Zeroizing::new),
+                    birth: data.birth_date.clone(),
                     postcode: data.address.as_ref().and_then(|a| a.postcode.clone()),
                 });
                 // `data` (the whole card) is dropped, and zeroized, here.
                 drop(data);
                 self.feed_card_if_identifying(None, today)
             }
-            E::CardError { kind, .. } => {
+            E::CardError { reader, kind, .. } => {
+                if self.serving_other(&reader) {
+                    return None;
+                }
                 self.reader = match kind {
                     dps_eid::CardErrorKind::NotEid => ReaderState::NotEid,
                     dps_eid::CardErrorKind::RemovedTooEarly => ReaderState::RemovedTooEarly,
@@ -482,7 +517,10 @@ impl Kiosk {
                 };
                 None
             }
-            E::CardRemoved { .. } => {
+            E::CardRemoved { reader } => {
+                if self.serving_other(&reader) {
+                    return None;
+                }
                 // A failed read keeps saying why until the next card.
                 if matches!(self.reader, ReaderState::Read | ReaderState::Reading) {
                     self.reader = ReaderState::InsertCard;
@@ -496,6 +534,7 @@ impl Kiosk {
     /// ends (counted as abandoned if it had started, by the flow's rules).
     fn card_gone(&mut self, today: NaiveDate) -> Option<VisitRecord> {
         let had_card = self.card.take().is_some();
+        self.serving = None;
         match self.screen {
             State::Journey { .. } if had_card => {
                 let visit = self.journey_input(

@@ -5,7 +5,7 @@ use dps_controller::{Command, Kiosk, ReaderState, Screen};
 use dps_eid::{CardAddress, CardData, Event as CardEvent, SignatureStatus};
 use dps_flow::{AbandonReason, Event};
 use dps_model::Language;
-use dps_person::PartialDate;
+use dps_person::{PartialDate, Zeroizing};
 use expect_test::expect;
 
 fn today() -> NaiveDate {
@@ -22,11 +22,15 @@ fn kiosk() -> Kiosk {
 }
 
 fn card(birth_year: u16, postcode: &str) -> CardEvent {
+    card_in("vpcd 0", "Zoë Anne", birth_year, postcode)
+}
+
+fn card_in(reader: &str, given: &str, birth_year: u16, postcode: &str) -> CardEvent {
     CardEvent::CardRead {
-        reader: "vpcd 0".into(),
+        reader: reader.into(),
         warnings: vec![],
         data: Box::new(CardData {
-            reader: "vpcd 0".into(),
+            reader: reader.into(),
             applet: "1.8".into(),
             card_number: Some("592123456789".into()),
             document_type: Some("1".into()),
@@ -35,15 +39,15 @@ fn card(birth_year: u16, postcode: &str) -> CardEvent {
             issuing_municipality: None,
             national_number: Some("85073003328".into()),
             surname: Some("Dupont-Müller".into()),
-            given_names: Some("Zoë Anne".into()),
+            given_names: Some(given.into()),
             third_initial: None,
             nationality: Some("Belge".into()),
             birth_place: None,
-            birth_date: Some(PartialDate {
+            birth_date: Some(Zeroizing::new(PartialDate {
                 year: birth_year,
                 month: Some(7),
                 day: Some(30),
-            }),
+            })),
             sex: None,
             address: Some(CardAddress {
                 street: Some("Rue Test 1".into()),
@@ -365,4 +369,163 @@ fn training_mode_offers_sample_residents_and_counts_nothing() {
         today(),
     );
     assert!(walk(&mut k, &mut Vec::new()).is_some());
+}
+
+#[test]
+fn another_reader_never_disturbs_the_resident_being_served() {
+    let mut k = kiosk();
+    let mut log = vec![];
+    let mut step = |k: &mut Kiosk, what: &str, e: CardEvent| {
+        let visit = k.card_event(e, today());
+        log.push(format!(
+            "{what:<22} {}{}",
+            line(k),
+            visit
+                .map(|v| format!(" visit={:?}", v.outcome))
+                .unwrap_or_default()
+        ));
+    };
+    let reader = |r: &str| r.to_owned();
+    step(
+        &mut k,
+        "A added",
+        CardEvent::ReaderAdded {
+            reader: reader("A"),
+        },
+    );
+    step(
+        &mut k,
+        "B added",
+        CardEvent::ReaderAdded {
+            reader: reader("B"),
+        },
+    );
+    step(
+        &mut k,
+        "A inserted",
+        CardEvent::CardInserted {
+            reader: reader("A"),
+        },
+    );
+    step(&mut k, "A read", card_in("A", "Zoë Anne", 1950, "1030"));
+    k.command(Command::ShowProcedures, today());
+    k.command(
+        Command::StartProcedure {
+            procedure: "bruvax-registration".into(),
+        },
+        today(),
+    );
+    step(
+        &mut k,
+        "B inserted",
+        CardEvent::CardInserted {
+            reader: reader("B"),
+        },
+    );
+    step(&mut k, "B read", card_in("B", "Lucas Jan", 1990, "1210"));
+    step(
+        &mut k,
+        "B removed",
+        CardEvent::CardRemoved {
+            reader: reader("B"),
+        },
+    );
+    step(
+        &mut k,
+        "B inserted",
+        CardEvent::CardInserted {
+            reader: reader("B"),
+        },
+    );
+    step(
+        &mut k,
+        "B not an eID",
+        CardEvent::CardError {
+            reader: reader("B"),
+            kind: dps_eid::CardErrorKind::NotEid,
+            message: String::new(),
+        },
+    );
+    step(
+        &mut k,
+        "B removed",
+        CardEvent::CardRemoved {
+            reader: reader("B"),
+        },
+    );
+    step(
+        &mut k,
+        "B reader unplugged",
+        CardEvent::ReaderRemoved {
+            reader: reader("B"),
+        },
+    );
+    // Only the card that identified the resident ends the visit.
+    step(
+        &mut k,
+        "A removed",
+        CardEvent::CardRemoved {
+            reader: reader("A"),
+        },
+    );
+    // Then any reader's card is served.
+    step(
+        &mut k,
+        "B added",
+        CardEvent::ReaderAdded {
+            reader: reader("B"),
+        },
+    );
+    step(
+        &mut k,
+        "B inserted",
+        CardEvent::CardInserted {
+            reader: reader("B"),
+        },
+    );
+    step(&mut k, "B read", card_in("B", "Lucas Jan", 1990, "1210"));
+    step(
+        &mut k,
+        "A inserted",
+        CardEvent::CardInserted {
+            reader: reader("A"),
+        },
+    );
+    step(&mut k, "A read", card_in("A", "Zoë Anne", 1950, "1030"));
+    step(
+        &mut k,
+        "A removed",
+        CardEvent::CardRemoved {
+            reader: reader("A"),
+        },
+    );
+    step(
+        &mut k,
+        "B removed",
+        CardEvent::CardRemoved {
+            reader: reader("B"),
+        },
+    );
+    expect![[r#"
+        A added                InsertCard greet=None welcome
+        B added                InsertCard greet=None welcome
+        A inserted             Reading greet=None welcome
+        A read                 Read greet=Some("Zoë") welcome
+        B inserted             Read greet=Some("Zoë") bruvax-registration:open-site Check
+        B read                 Read greet=Some("Zoë") bruvax-registration:open-site Check
+        B removed              Read greet=Some("Zoë") bruvax-registration:open-site Check
+        B inserted             Read greet=Some("Zoë") bruvax-registration:open-site Check
+        B not an eID           Read greet=Some("Zoë") bruvax-registration:open-site Check
+        B removed              Read greet=Some("Zoë") bruvax-registration:open-site Check
+        B reader unplugged     Read greet=Some("Zoë") bruvax-registration:open-site Check
+        A removed              InsertCard greet=None welcome visit=Code("abandoned")
+        B added                InsertCard greet=None welcome
+        B inserted             Reading greet=None welcome
+        B read                 Read greet=Some("Lucas") welcome
+        A inserted             Read greet=Some("Lucas") welcome
+        A read                 Read greet=Some("Lucas") welcome
+        A removed              Read greet=Some("Lucas") welcome
+        B removed              InsertCard greet=None welcome
+    "#]]
+    .assert_eq(&(log.join("\n") + "\n"));
 }

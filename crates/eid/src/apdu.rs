@@ -76,6 +76,42 @@ pub enum SigShape {
 /// verification module; a function pointer keeps this module crypto-free.
 pub type ShapeOf = fn(&[u8]) -> SigShape;
 
+/// The card's files this project reads, in the order [`read_card`] reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardFile {
+    /// 3F00/DF00/503C, the RRN certificate (DER, padding not read).
+    RrnCert,
+    /// 4034: signs (4033 without trailing zeros) ‖ (4032 as read).
+    AddressSig,
+    /// 4032: signs 4031.
+    IdentitySig,
+    /// 4033, up to the start of its zero padding.
+    Address,
+    /// 4031.
+    Identity,
+}
+
+/// Receives each file the moment it is read, so that checking it can overlap
+/// the rest of the exchange. Called between APDUs: keep it quick.
+pub trait FileSink {
+    /// The RRN certificate arrived: how do the signature files look?
+    fn certificate(&mut self, der: &[u8]) -> SigShape;
+    /// Any other file, complete and as read.
+    fn file(&mut self, file: CardFile, data: &[u8]);
+}
+
+/// Only the shape, nothing overlapped: the reader on its own (tests).
+impl FileSink for ShapeOf {
+    fn certificate(&mut self, der: &[u8]) -> SigShape {
+        self(der)
+    }
+    fn file(&mut self, _: CardFile, _: &[u8]) {}
+}
+
+/// The longest DER ECDSA P-384 signature: SEQUENCE of two INTEGERs of up to
+/// 49 bytes (48 + a leading zero), `30 66 02 31 … 02 31 …`.
+const P384_DER_MAX: usize = 104;
+
 const GET_CARD_DATA: [u8; 5] = [0x80, 0xE4, 0x00, 0x00, 0x1C];
 const DF00: [u8; 2] = [0xDF, 0x00];
 const DF01: [u8; 2] = [0xDF, 0x01];
@@ -139,7 +175,10 @@ impl<T: Transport> Reader<'_, T> {
     /// Chunked READ BINARY of the selected file. `first` is the first Le
     /// (1..=256): a good guess of the size saves a round trip.
     fn read(&mut self, stop: Stop, first: usize) -> Result<Zeroizing<Vec<u8>>, ReadError> {
-        let mut data = Zeroizing::new(Vec::new());
+        let mut data = Zeroizing::new(Vec::with_capacity(match stop {
+            Stop::Exact(n) => n,
+            _ => first.max(256),
+        }));
         let mut le = first.clamp(1, 256);
         let mut told_rest = false;
         let mut target: Option<usize> = match stop {
@@ -168,7 +207,7 @@ impl<T: Transport> Reader<'_, T> {
             match sw {
                 0x9000 | 0x6282 => {
                     let short = body.len() < le;
-                    data.extend_from_slice(&body);
+                    append(&mut data, &body);
                     // 6282 (end reached before Le), a short answer, or a read
                     // sized by a 6Cxx all mean the file ends here.
                     if sw == 0x6282 || short || told_rest || body.is_empty() {
@@ -222,6 +261,19 @@ impl<T: Transport> Reader<'_, T> {
     }
 }
 
+/// Appends without leaving a copy behind: a `Vec` that grows frees its old
+/// buffer unwiped, so a bigger zeroizing buffer takes over and the old one is
+/// wiped as it drops.
+fn append(data: &mut Zeroizing<Vec<u8>>, more: &[u8]) {
+    let need = data.len() + more.len();
+    if need > data.capacity() {
+        let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(2 * data.capacity())));
+        bigger.extend_from_slice(data);
+        *data = bigger;
+    }
+    data.extend_from_slice(more);
+}
+
 /// Total length of the DER element at the start of `data`, if its header is there.
 pub fn der_len(data: &[u8]) -> Option<usize> {
     let b1 = *data.get(1)?;
@@ -235,11 +287,25 @@ pub fn der_len(data: &[u8]) -> Option<usize> {
 
 /// Confirms the card is a Belgian eID and reads identity, address, both
 /// signatures and the RRN certificate. Call inside one PC/SC transaction.
-///
-/// Order and sizes are chosen to minimise round trips: the certificate first
-/// (its key type and size tell how long the signature files are), address read
-/// with Le = 117 (the usual padded size), 4034 read with 4032's length as first guess.
 pub fn read_card<T: Transport>(t: &mut T, shape_of: ShapeOf) -> Result<RawCard, ReadError> {
+    let mut sink = shape_of;
+    read_card_into(t, &mut sink)
+}
+
+/// [`read_card`], handing each file to `sink` as soon as it is complete.
+///
+/// The order serves both the APDU count and the overlap of checking with
+/// reading: the certificate first (its key says how long the signature files
+/// are); then both signature files, so the expensive, message-independent
+/// part of each check can start while the card is still talking; then the
+/// address file (its check needs 4032 as read, already there) and last the
+/// identity file, whose check is then all that is left after the last APDU.
+/// Sizes: the address file with Le = 117 (the usual padded size), an ECDSA
+/// signature with Le = its longest DER form.
+pub fn read_card_into<T: Transport, S: FileSink + ?Sized>(
+    t: &mut T,
+    sink: &mut S,
+) -> Result<RawCard, ReadError> {
     let mut r = Reader {
         t,
         apdus: 0,
@@ -254,26 +320,31 @@ pub fn read_card<T: Transport>(t: &mut T, shape_of: ShapeOf) -> Result<RawCard, 
 
     r.select(DF00, [0x50, 0x3C])?;
     let rrn_cert = r.read(Stop::Der, 256)?.to_vec();
-    let shape = shape_of(&rrn_cert);
-
-    r.select(DF01, [0x40, 0x31])?;
-    let identity = r.read(Stop::End, 256)?;
-
-    r.select(DF01, [0x40, 0x32])?;
-    let identity_sig = match shape {
-        Shape::Rsa { len } => r.read(Stop::Exact(len), len)?,
-        _ => r.read(Stop::End, 256)?,
-    };
-
-    r.select(DF01, [0x40, 0x33])?;
-    let address = r.read(Stop::Padding, 117)?;
+    let shape = sink.certificate(&rrn_cert);
 
     r.select(DF01, [0x40, 0x34])?;
     let address_sig = match shape {
         Shape::Rsa { len } => r.read(Stop::Exact(len), len)?,
-        Shape::Ec => r.read(Stop::Der, identity_sig.len().max(8))?,
+        Shape::Ec => r.read(Stop::Der, P384_DER_MAX)?,
         Shape::Unknown => r.read(Stop::End, 256)?,
     };
+    sink.file(CardFile::AddressSig, &address_sig);
+
+    r.select(DF01, [0x40, 0x32])?;
+    let identity_sig = match shape {
+        Shape::Rsa { len } => r.read(Stop::Exact(len), len)?,
+        // The address signature covers this file as read, padding included.
+        _ => r.read(Stop::End, 256)?,
+    };
+    sink.file(CardFile::IdentitySig, &identity_sig);
+
+    r.select(DF01, [0x40, 0x33])?;
+    let address = r.read(Stop::Padding, 117)?;
+    sink.file(CardFile::Address, &address);
+
+    r.select(DF01, [0x40, 0x31])?;
+    let identity = r.read(Stop::End, 256)?;
+    sink.file(CardFile::Identity, &identity);
 
     Ok(RawCard {
         applet,

@@ -1,8 +1,10 @@
 //! From TLV elements to typed fields: birth dates in every form real cards
 //! use, validity dates, sex, and the identity and address records.
 
-use chrono::NaiveDate;
-use dps_person::{PartialDate, SecretString, Sex};
+use std::fmt::{self, Write as _};
+
+use chrono::{Datelike, NaiveDate};
+use dps_person::{PartialDate, SecretString, Sex, Zeroizing};
 
 use crate::tlv;
 
@@ -19,7 +21,8 @@ pub enum DateParseError {
 /// English-looking spellings that coincide). Accents are compared as written
 /// and without (`MÄR`, `MAR`).
 fn month_from_name(name: &str) -> Option<u8> {
-    let n = name.trim_end_matches('.').to_uppercase();
+    // The upper-cased copy is part of a birth date: wiped when dropped.
+    let n = Zeroizing::new(name.trim_end_matches('.').to_uppercase());
     let m = match n.as_str() {
         "JAN" | "JANV" => 1,
         "FEV" | "FÉV" | "FEB" | "FEBR" => 2,
@@ -98,66 +101,96 @@ pub fn parse_card_date(raw: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%d.%m.%Y").ok()
 }
 
-/// The identity file (4031), as far as this project uses it. Personal fields
-/// are [`SecretString`]s; the raw file is not kept.
-#[derive(Debug, Clone, Default)]
+/// A validity date as ISO 8601 (`2021-03-01`), empty when unreadable.
+fn iso_card_date(raw: &SecretString) -> SecretString {
+    let Some(d) = parse_card_date(raw.expose()) else {
+        return SecretString::default();
+    };
+    // Sized up front: a String grown while writing frees a buffer holding
+    // the first part of the date.
+    let mut iso = String::with_capacity(10);
+    let _ = write!(iso, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+    SecretString::new(iso)
+}
+
+/// The identity file (4031), as far as this project uses it. Every field is
+/// personal data and zeroizes on drop; the raw file is not kept. Empty text
+/// means the card does not carry the field.
+#[derive(Clone, Default)]
 pub struct Identity {
     pub card_number: SecretString,
-    pub valid_from: Option<NaiveDate>,
-    pub valid_until: Option<NaiveDate>,
-    pub issuing_municipality: String,
+    /// ISO 8601 (`2021-03-01`).
+    pub valid_from: SecretString,
+    pub valid_until: SecretString,
+    pub issuing_municipality: SecretString,
     pub national_number: SecretString,
     pub surname: SecretString,
     pub given_names: SecretString,
     pub third_initial: SecretString,
-    pub nationality: String,
+    pub nationality: SecretString,
     pub birth_place: SecretString,
     pub birth_date_raw: SecretString,
-    pub birth_date: Option<PartialDate>,
-    pub sex: Option<Sex>,
-    pub document_type: String,
+    pub birth_date: Option<Zeroizing<PartialDate>>,
+    pub sex: Option<Zeroizing<Sex>>,
+    /// "1" eID, "6" Kids-ID, "11".."36" foreigner cards (leading zeros removed).
+    pub document_type: SecretString,
     /// Length of the photo hash (tag 11): tells RSA cards' signature hash.
     pub photo_hash_len: Option<usize>,
 }
 
+/// Redacted: says only what is not personal.
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("photo_hash_len", &self.photo_hash_len)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The address file (4033).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Address {
     pub street: SecretString,
     pub postcode: SecretString,
     pub municipality: SecretString,
 }
 
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Address { .. }")
+    }
+}
+
 /// Parses the identity file. Missing fields stay empty; unknown tags are skipped.
 pub fn parse_identity(file: &[u8]) -> Result<Identity, tlv::TlvError> {
     let mut id = Identity::default();
     for el in tlv::parse(file)? {
-        let text = || SecretString::new(tlv::text(el.value));
+        let text = || tlv::text(el.value);
         match el.tag {
             0x01 => id.card_number = text(),
-            0x03 => id.valid_from = parse_card_date(&tlv::text(el.value)),
-            0x04 => id.valid_until = parse_card_date(&tlv::text(el.value)),
-            0x05 => id.issuing_municipality = tlv::text(el.value),
+            0x03 => id.valid_from = iso_card_date(&text()),
+            0x04 => id.valid_until = iso_card_date(&text()),
+            0x05 => id.issuing_municipality = text(),
             0x06 => id.national_number = text(),
             0x07 => id.surname = text(),
             0x08 => id.given_names = text(),
             0x09 => id.third_initial = text(),
-            0x0A => id.nationality = tlv::text(el.value),
+            0x0A => id.nationality = text(),
             0x0B => id.birth_place = text(),
             0x0C => {
                 let raw = text();
-                id.birth_date = parse_birth_date(raw.expose()).ok();
+                id.birth_date = parse_birth_date(raw.expose()).ok().map(Zeroizing::new);
                 id.birth_date_raw = raw;
             }
-            0x0D => id.sex = Sex::from_card(&tlv::text(el.value)),
+            0x0D => id.sex = Sex::from_card(text().expose()).map(Zeroizing::new),
             0x0F => {
                 // "1" and "01" both occur: normalise to the number without zeros.
-                let t = tlv::text(el.value);
-                let trimmed = t.trim_start_matches('0');
+                let t = text();
+                let trimmed = t.expose().trim_start_matches('0');
                 id.document_type = if trimmed.is_empty() && !t.is_empty() {
-                    "0".to_owned()
+                    "0".into()
                 } else {
-                    trimmed.to_owned()
+                    trimmed.into()
                 };
             }
             0x11 => id.photo_hash_len = Some(el.value.len()),
@@ -171,7 +204,7 @@ pub fn parse_identity(file: &[u8]) -> Result<Identity, tlv::TlvError> {
 pub fn parse_address(file: &[u8]) -> Result<Address, tlv::TlvError> {
     let mut a = Address::default();
     for el in tlv::parse(file)? {
-        let text = || SecretString::new(tlv::text(el.value));
+        let text = || tlv::text(el.value);
         match el.tag {
             0x01 => a.street = text(),
             0x02 => a.postcode = text(),

@@ -6,7 +6,10 @@
 //!   Survives pcscd restarts.
 //! - [`read_first_card`]: the blocking one-shot read of `dps-kiosk card read`.
 //! - [`apdu`]: reading with the fewest APDUs over any [`apdu::Transport`]
-//!   (one transaction; never the photo; the RRN certificate only up to its DER length).
+//!   (one transaction; never the photo; the RRN certificate only up to its DER length),
+//!   handing each file to a [`apdu::FileSink`] as it arrives.
+//! - [`CardCheck`]: verification fed file by file, so that for P-384 cards the
+//!   costly half of each signature check overlaps the APDU exchange.
 //! - [`tlv`], [`fields`]: tolerant parsing of the identity and address files.
 //! - [`verify`]: RSA PKCS#1 v1.5 / ECDSA P-384 file signatures and the RRN
 //!   certificate chain to the bundled Belgium roots (+ roots added at run time).
@@ -17,6 +20,7 @@
 
 pub mod apdu;
 mod card;
+mod ec;
 pub mod fields;
 mod pcsc_io;
 pub mod tlv;
@@ -24,10 +28,11 @@ pub mod verify;
 mod watcher;
 
 pub use apdu::{ReadError, Transport, TransportError};
-pub use card::{assemble, CardAddress, CardData};
+pub use card::{assemble, assemble_with, CardAddress, CardData};
 pub use dps_person::{NationalNumber, PartialDate, SecretString, Sex};
 pub use pcsc_io::{
-    diagnose, read_first_card, read_raw, read_reader, Diagnosis, Read, WaitError, SERVICE_DOWN,
+    diagnose, read_first_card, read_raw, read_raw_into, read_reader, read_reader_timed, Diagnosis,
+    Phases, Read, WaitError, SERVICE_DOWN,
 };
-pub use verify::{SignatureStatus, TrustError, TrustStore};
+pub use verify::{CardCheck, SignatureStatus, TrustError, TrustStore};
 pub use watcher::{CardErrorKind, Event, Watcher};

@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 use pcsc::{Context, Disposition, Protocols, ReaderState, Scope, ShareMode, State};
 use zeroize::Zeroizing;
 
-use crate::apdu::{read_card, RawCard, ReadError, Transport, TransportError};
-use crate::card::{assemble, CardData};
-use crate::verify::{shape_of, TrustStore};
+use crate::apdu::{
+    read_card_into, FileSink, RawCard, ReadError, ShapeOf, Transport, TransportError,
+};
+use crate::card::{assemble_with, CardData};
+use crate::verify::{shape_of, CardCheck, TrustStore};
 
 /// The card service (pcscd) cannot be reached.
 pub const SERVICE_DOWN: &str = "the card service (pcscd) is not running: start it with \
@@ -41,12 +43,40 @@ pub(crate) fn is_service_loss(e: pcsc::Error) -> bool {
 
 struct PcscTransport<'a, 'tx> {
     tx: &'a pcsc::Transaction<'tx>,
+    phases: &'a mut Phases,
+}
+
+/// When a read's phases happened, for the benchmark's breakdown: the card
+/// was there (the read started), the first APDU went out, the last answer
+/// came back, the verified data was ready.
+#[derive(Debug, Clone, Copy)]
+pub struct Phases {
+    pub start: Instant,
+    pub first_apdu: Option<Instant>,
+    pub last_answer: Option<Instant>,
+    pub done: Option<Instant>,
+}
+
+impl Phases {
+    fn new() -> Phases {
+        Phases {
+            start: Instant::now(),
+            first_apdu: None,
+            last_answer: None,
+            done: None,
+        }
+    }
 }
 
 impl Transport for PcscTransport<'_, '_> {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Zeroizing<Vec<u8>>, TransportError> {
         let mut buf = Zeroizing::new([0u8; 258]);
-        match self.tx.transmit(apdu, &mut buf[..]) {
+        if self.phases.first_apdu.is_none() {
+            self.phases.first_apdu = Some(Instant::now());
+        }
+        let answer = self.tx.transmit(apdu, &mut buf[..]);
+        self.phases.last_answer = Some(Instant::now());
+        match answer {
             Ok(resp) => Ok(Zeroizing::new(resp.to_vec())),
             Err(e) if is_removal(e) => Err(TransportError::Removed),
             Err(e) => Err(TransportError::Reader(e.to_string())),
@@ -64,12 +94,14 @@ pub struct Read {
     pub apdus: u32,
 }
 
-fn read_in_transaction(
+fn read_in_transaction<S: FileSink + ?Sized>(
     card: &mut pcsc::Card,
     map: impl Fn(pcsc::Error) -> ReadError,
+    sink: &mut S,
+    phases: &mut Phases,
 ) -> Result<RawCard, ReadError> {
     let tx = card.transaction().map_err(map)?;
-    let raw = read_card(&mut PcscTransport { tx: &tx }, shape_of)?;
+    let raw = read_card_into(&mut PcscTransport { tx: &tx, phases }, sink)?;
     // Ending the transaction can fail if the card left right after the last
     // APDU: the data is complete, so that is not an error.
     let _ = tx.end(Disposition::LeaveCard);
@@ -79,6 +111,25 @@ fn read_in_transaction(
 /// Connects to the card in `reader` and reads its raw files in one
 /// transaction (the APDU phase only: no parsing, no verification).
 pub fn read_raw(ctx: &Context, reader: &CStr) -> Result<RawCard, ReadError> {
+    let mut shape: ShapeOf = shape_of;
+    read_raw_into(ctx, reader, &mut shape)
+}
+
+/// [`read_raw`], handing each file to `sink` as soon as it is read.
+pub fn read_raw_into<S: FileSink + ?Sized>(
+    ctx: &Context,
+    reader: &CStr,
+    sink: &mut S,
+) -> Result<RawCard, ReadError> {
+    read_raw_timed(ctx, reader, sink, &mut Phases::new())
+}
+
+fn read_raw_timed<S: FileSink + ?Sized>(
+    ctx: &Context,
+    reader: &CStr,
+    sink: &mut S,
+    phases: &mut Phases,
+) -> Result<RawCard, ReadError> {
     let map = |e: pcsc::Error| {
         if is_removal(e) {
             ReadError::RemovedTooEarly
@@ -94,24 +145,42 @@ pub fn read_raw(ctx: &Context, reader: &CStr) -> Result<RawCard, ReadError> {
     let mut card = ctx
         .connect(reader, ShareMode::Shared, Protocols::ANY)
         .map_err(map)?;
-    let raw = read_in_transaction(&mut card, map);
+    let raw = read_in_transaction(&mut card, map, sink, phases);
     // Leave the card as it is: the default (reset) on a card pulled mid-read
     // makes vpcd wait for a new card inside the reset and miss the next insertion.
     let _ = card.disconnect(Disposition::LeaveCard);
     raw
 }
 
-/// Connects to the card in `reader`, reads it in one transaction, then
-/// parses and verifies it.
+/// Connects to the card in `reader`, reads it in one transaction, parses and
+/// verifies it. Verification follows the read file by file ([`CardCheck`])
+/// on the verification worker, so most of it happens while the card is
+/// still being read, and the last check while the transaction ends and the
+/// files are parsed.
 pub fn read_reader(ctx: &Context, reader: &CStr, trust: &TrustStore) -> Result<Read, ReadError> {
-    let raw = read_raw(ctx, reader)?;
+    read_reader_timed(ctx, reader, trust).0
+}
+
+/// [`read_reader`], and when its phases happened (for the benchmark).
+pub fn read_reader_timed(
+    ctx: &Context,
+    reader: &CStr,
+    trust: &TrustStore,
+) -> (Result<Read, ReadError>, Phases) {
+    let mut phases = Phases::new();
     let name = reader.to_string_lossy();
-    let (data, warnings) = assemble(&name, &raw, trust)?;
-    Ok(Read {
-        data,
-        warnings,
-        apdus: raw.apdus,
-    })
+    let read = (|| {
+        let mut check = CardCheck::overlapped(trust);
+        let raw = read_raw_timed(ctx, reader, &mut check, &mut phases)?;
+        let (data, warnings) = assemble_with(&name, &raw, || check.finish())?;
+        Ok(Read {
+            data,
+            warnings,
+            apdus: raw.apdus,
+        })
+    })();
+    phases.done = Some(Instant::now());
+    (read, phases)
 }
 
 /// Why `card read` did not produce a card.
@@ -147,6 +216,11 @@ fn readers(ctx: &Context, only: Option<&str>) -> Result<Vec<CString>, WaitError>
 /// Reads the first card present in any reader (or the readers whose name
 /// contains `only`), waiting up to `wait` for one to be inserted. Blocks in
 /// `get_status_change` with the remaining time: no polling.
+///
+/// When several readers hold cards, a Belgian eID wins: each card present is
+/// tried in reader order until one reads. If none does, the most telling
+/// failure is returned (an eID that failed to read, e.g. pulled too early,
+/// before "not a Belgian eID").
 pub fn read_first_card(
     only: Option<&str>,
     wait: Duration,
@@ -171,15 +245,27 @@ pub fn read_first_card(
             Err(e) if is_service_loss(e) => return Err(WaitError::ServiceUnavailable),
             Err(e) => return Err(WaitError::Read(ReadError::Reader(e.to_string()))),
         }
+        let mut failure: Option<ReadError> = None;
         for rs in &mut states {
             let ev = rs.event_state();
-            if ev.contains(State::PRESENT) && !ev.contains(State::MUTE) {
-                return Ok(read_reader(&ctx, rs.name(), trust)?);
-            }
-            if ev.contains(State::PRESENT) && ev.contains(State::MUTE) {
-                return Err(WaitError::Read(ReadError::NotEid));
-            }
             rs.sync_current_state();
+            if !ev.contains(State::PRESENT) {
+                continue;
+            }
+            let e = if ev.contains(State::MUTE) {
+                ReadError::NotEid
+            } else {
+                match read_reader(&ctx, rs.name(), trust) {
+                    Ok(read) => return Ok(read),
+                    Err(e) => e,
+                }
+            };
+            if failure.as_ref().is_none_or(|f| *f == ReadError::NotEid) {
+                failure = Some(e);
+            }
+        }
+        if let Some(e) = failure {
+            return Err(WaitError::Read(e));
         }
         if Instant::now() >= deadline {
             return Err(WaitError::NoCard);

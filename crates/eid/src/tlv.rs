@@ -2,6 +2,10 @@
 //! value. Not BER. Tolerant by design: real cards carry unknown tags, zero
 //! padding and padded text; only structurally impossible input is an error.
 
+use std::borrow::Cow;
+
+use dps_person::{SecretString, Zeroizing};
+
 /// Why a TLV file could not be split.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TlvError {
@@ -101,10 +105,18 @@ pub fn reached_padding(data: &[u8]) -> bool {
 
 /// Text of a field: UTF-8 (invalid bytes replaced rather than refused: a
 /// resident must still be served), surrounding spaces and NULs trimmed.
-pub fn text(value: &[u8]) -> String {
-    String::from_utf8_lossy(value)
-        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
-        .to_owned()
+/// Every field is personal data, so the text is a zeroizing [`SecretString`]
+/// and no other heap copy of it is left behind.
+pub fn text(value: &[u8]) -> SecretString {
+    let trim = |s: &str| {
+        s.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+            .to_owned()
+    };
+    match String::from_utf8_lossy(value) {
+        Cow::Borrowed(s) => SecretString::new(trim(s)),
+        // The repaired copy is wiped once trimmed.
+        Cow::Owned(s) => SecretString::new(trim(&Zeroizing::new(s))),
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +155,7 @@ mod tests {
         );
         assert!(reached_padding(&file));
         assert!(!reached_padding(&file[..12]));
-        assert_eq!(text(b"  Rue Haute 12   \0"), "Rue Haute 12");
+        assert_eq!(text(b"  Rue Haute 12   \0").expose(), "Rue Haute 12");
+        assert_eq!(text(b" Li\xE8ge ").expose(), "Li\u{FFFD}ge");
     }
 }

@@ -1,7 +1,8 @@
 //! Signature verification: identity and address files against the RRN
 //! certificate, and the RRN certificate against trusted roots.
 
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use p384::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::pkcs1::DecodeRsaPublicKey;
@@ -13,7 +14,10 @@ use x509_cert::der::asn1::ObjectIdentifier;
 use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
 
-use crate::apdu::SigShape;
+use dps_person::Zeroizing;
+
+use crate::apdu::{CardFile, FileSink, SigShape};
+use crate::ec::{FixedBase, Pending, KEY_BITS};
 
 /// The outcome shown to the steward and printed as `"signature"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
@@ -65,6 +69,12 @@ struct ChainCache {
 struct RrnCheck {
     /// `None`: not a certificate, or a key type we cannot verify with.
     key: Option<Key>,
+    /// How the signature files look, so the reader need not parse X.509
+    /// between APDUs when the certificate is known.
+    shape: SigShape,
+    /// P-384 keys: the key's multiplication table (a form of the public key,
+    /// nothing about a card), so each card's checks are additions only.
+    table: Option<Arc<FixedBase>>,
     chain: Chain,
 }
 
@@ -188,10 +198,35 @@ fn key_of(cert: &Certificate) -> Option<Key> {
     None
 }
 
+/// Multiplication tables of the P-384 keys seen, process-wide: they are
+/// public-key material (the National Register's key, the same on every card
+/// of a generation), shared by every trust store, at most a few entries.
+fn table_for(sec1: &[u8], key: &p384::ecdsa::VerifyingKey) -> Arc<FixedBase> {
+    const TABLES: usize = 4;
+    static CACHE: Mutex<Vec<(Vec<u8>, Arc<FixedBase>)>> = Mutex::new(Vec::new());
+    if let Some(hit) = CACHE.lock().ok().and_then(|c| {
+        c.iter()
+            .find(|(k, _)| k == sec1)
+            .map(|(_, t)| Arc::clone(t))
+    }) {
+        return hit;
+    }
+    let table = Arc::new(FixedBase::new(
+        p384::ProjectivePoint::from(*key.as_affine()),
+        KEY_BITS,
+    ));
+    if let Ok(mut c) = CACHE.lock() {
+        c.insert(0, (sec1.to_vec(), Arc::clone(&table)));
+        c.truncate(TABLES);
+    }
+    table
+}
+
 /// How the signature files of a card with this RRN certificate look.
 ///
-/// Called between APDUs, so it reads the key's type from the certificate
-/// without building the key (an EC point check costs as much as an APDU).
+/// Reads the key's type from the certificate without building the key (an EC
+/// point check costs as much as an APDU). The reader asks the chain cache
+/// first ([`CardCheck`]), so this runs only for a certificate not seen before.
 pub fn shape_of(rrn_der: &[u8]) -> SigShape {
     let Ok(cert) = Certificate::from_der(rrn_der) else {
         return SigShape::Unknown;
@@ -285,7 +320,9 @@ fn verify_with(key: &Key, hash: Hash, msg: &[u8], sig: &[u8]) -> bool {
 }
 
 /// RSA cards sign with SHA-1 or (re-signed cards) SHA-256; the photo hash
-/// length hints which, so it is tried first. EC cards always use SHA-384.
+/// length hints which, so it is tried first. EC cards always use SHA-384
+/// (their files are checked by [`crate::ec`]; this path remains for keys
+/// without a table).
 fn verify_file(key: &Key, photo_hash_len: Option<usize>, msg: &[u8], sig: &[u8]) -> bool {
     match key {
         Key::P384 { .. } => verify_with(key, Hash::Sha384, msg, sig),
@@ -325,45 +362,361 @@ fn signed_by(cert: &Certificate, root: &Certificate) -> Option<bool> {
 /// the roots; good file signatures under a certificate no trusted root signed
 /// is `UntrustedRoot`. The certificate's validity period is not checked: a
 /// steward still serves a resident whose card has expired.
+///
+/// This is [`CardCheck`] fed all at once, on this thread; the reader feeds it
+/// file by file instead, so the same code decides in both cases.
 pub fn verify_card(
     identity: &[u8],
     identity_sig: &[u8],
     address: &[u8],
     address_sig: &[u8],
     rrn_der: &[u8],
-    photo_hash_len: Option<usize>,
     trust: &TrustStore,
 ) -> SignatureStatus {
-    let rrn = trust.check_rrn(rrn_der);
-    let Some(key) = &rrn.key else {
-        return SignatureStatus::Invalid;
-    };
+    let mut check = CardCheck::inline(trust);
+    check.certificate(rrn_der);
+    check.file(CardFile::AddressSig, address_sig);
+    check.file(CardFile::IdentitySig, identity_sig);
+    check.file(CardFile::Address, address);
+    check.file(CardFile::Identity, identity);
+    check.finish()
+}
+
+/// The address file without its zero padding: what the address signature covers.
+fn address_content(address: &[u8]) -> &[u8] {
     let end = address.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let mut signed = zeroize::Zeroizing::new(Vec::with_capacity(end + identity_sig.len()));
-    signed.extend_from_slice(&address[..end]);
+    &address[..end]
+}
+
+/// The DER signature at the start of an ECDSA signature file (zeros follow it).
+fn der_part(sig_file: &[u8]) -> &[u8] {
+    crate::apdu::der_len(sig_file)
+        .and_then(|n| sig_file.get(..n))
+        .unwrap_or(&[])
+}
+
+/// (4033 without trailing zeros) ‖ (4032 as read), in a zeroizing buffer.
+fn signed_address(address: &[u8], identity_sig: &[u8]) -> Zeroizing<Vec<u8>> {
+    let content = address_content(address);
+    let mut signed = Zeroizing::new(Vec::with_capacity(content.len() + identity_sig.len()));
+    signed.extend_from_slice(content);
     signed.extend_from_slice(identity_sig);
-    let both_ok = match key {
-        // Each ECDSA P-384 check costs ~1 ms while the resident waits: the two
-        // are independent, so run them on two cores at once.
-        Key::P384 { .. } => std::thread::scope(|s| {
-            let id = s.spawn(|| verify_file(key, photo_hash_len, identity, identity_sig));
-            let address_ok = verify_file(key, photo_hash_len, &signed, address_sig);
-            // A panicking verifier (never expected) counts as a failed check.
-            id.join().unwrap_or(false) && address_ok
-        }),
-        // An RSA check is cheaper than starting a thread.
-        Key::Rsa { .. } => {
-            verify_file(key, photo_hash_len, identity, identity_sig)
-                && verify_file(key, photo_hash_len, &signed, address_sig)
+    signed
+}
+
+/// Work on a card's signatures, in the order the reader delivers it.
+enum Job {
+    /// A signature file as read (P-384: its DER part). For P-384 everything
+    /// that does not need the message is done at once.
+    Signature(CardFile, Vec<u8>),
+    /// P-384: the SHA-384 of what the signature (named by its file) covers.
+    Hash(CardFile, Zeroizing<[u8; 48]>),
+    /// RSA: what the signature covers (the verifier hashes it itself).
+    Message(CardFile, Zeroizing<Vec<u8>>),
+}
+
+/// One signature on its way to a verdict.
+enum Sig {
+    Waiting,
+    /// P-384, message-independent half done (`None`: not a usable signature).
+    Ec(Option<Box<Pending>>),
+    Rsa(Vec<u8>),
+}
+
+/// A card's two signature checks, fed job by job: on the worker thread
+/// while the card is still being read, or inline by [`verify_card`].
+struct Checks {
+    rrn: Arc<RrnCheck>,
+    address: Sig,
+    identity: Sig,
+    address_ok: Option<bool>,
+    identity_ok: Option<bool>,
+}
+
+impl Checks {
+    fn new(rrn: Arc<RrnCheck>) -> Self {
+        Checks {
+            rrn,
+            address: Sig::Waiting,
+            identity: Sig::Waiting,
+            address_ok: None,
+            identity_ok: None,
         }
-    };
-    if !both_ok {
-        return SignatureStatus::Invalid;
     }
-    match rrn.chain {
-        Chain::Trusted => SignatureStatus::Valid,
-        Chain::UnknownIssuer => SignatureStatus::UntrustedRoot,
-        Chain::Forged => SignatureStatus::Invalid,
+
+    fn handle(&mut self, job: Job) {
+        let address = |f: CardFile| matches!(f, CardFile::Address | CardFile::AddressSig);
+        match job {
+            Job::Signature(file, bytes) => {
+                let sig = match (&self.rrn.table, &self.rrn.key) {
+                    (Some(table), _) => Sig::Ec(Pending::new(table, &bytes).map(Box::new)),
+                    (None, Some(Key::Rsa { .. })) => Sig::Rsa(bytes),
+                    _ => Sig::Ec(None),
+                };
+                if address(file) {
+                    self.address = sig;
+                } else {
+                    self.identity = sig;
+                }
+            }
+            Job::Hash(file, hash) => {
+                let sig = if address(file) {
+                    &self.address
+                } else {
+                    &self.identity
+                };
+                let ok = matches!(sig, Sig::Ec(Some(p)) if p.check(&hash));
+                self.set(file, ok);
+            }
+            Job::Message(file, msg) => {
+                let sig = if address(file) {
+                    &self.address
+                } else {
+                    &self.identity
+                };
+                let ok = match (sig, &self.rrn.key) {
+                    (Sig::Rsa(sig), Some(key)) => {
+                        // The identity file says which hash its photo hash
+                        // uses, a hint for the signature's; the address is
+                        // tried in the usual order.
+                        let hint = if address(file) {
+                            None
+                        } else {
+                            photo_hash_len(&msg)
+                        };
+                        verify_file(key, hint, &msg, sig)
+                    }
+                    _ => false,
+                };
+                self.set(file, ok);
+            }
+        }
+    }
+
+    fn set(&mut self, file: CardFile, ok: bool) {
+        if matches!(file, CardFile::Address | CardFile::AddressSig) {
+            self.address_ok = Some(ok);
+        } else {
+            self.identity_ok = Some(ok);
+        }
+    }
+
+    fn decided(&self) -> bool {
+        self.address_ok.is_some() && self.identity_ok.is_some()
+    }
+
+    /// Both signatures verified (a check that never ran counts as failed).
+    fn both_ok(&self) -> bool {
+        self.address_ok == Some(true) && self.identity_ok == Some(true)
+    }
+
+    fn run(mut self, jobs: Receiver<Job>) -> bool {
+        for job in jobs {
+            self.handle(job);
+            if self.decided() {
+                break;
+            }
+        }
+        self.both_ok()
+    }
+}
+
+/// Length of the photo hash (tag 11) of an identity file, if it parses.
+fn photo_hash_len(identity: &[u8]) -> Option<usize> {
+    crate::tlv::parse(identity)
+        .ok()?
+        .iter()
+        .find(|el| el.tag == 0x11)
+        .map(|el| el.value.len())
+}
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// The verification worker: one thread for the whole process, started on
+/// the first card, blocked on its queue when idle. A thread per read would
+/// cost its start-up (tens of microseconds, more on a busy machine) inside
+/// the read. Reads follow each other (the watcher reads one card at a time),
+/// so one worker is enough; a second read queued behind the first waits for
+/// it, as it would for the card anyway.
+fn worker() -> Option<&'static Sender<Task>> {
+    static WORKER: OnceLock<Option<Sender<Task>>> = OnceLock::new();
+    WORKER
+        .get_or_init(|| {
+            let (tx, rx) = channel::<Task>();
+            std::thread::Builder::new()
+                .name("eid-verify".into())
+                .spawn(move || {
+                    for task in rx {
+                        // A panicking check (never expected) fails its card,
+                        // through the dropped result channel, not the worker.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(task));
+                    }
+                })
+                .ok()
+                .map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// Starts the verification worker and the building of the generator's
+/// table, so the first card does not wait for either. Called when a watcher
+/// starts.
+pub fn warm_up() {
+    worker();
+    crate::ec::warm_up();
+}
+
+/// Where the checks happen.
+enum Work {
+    Inline(Box<Checks>),
+    Worker {
+        jobs: Sender<Job>,
+        verdict: Receiver<bool>,
+    },
+}
+
+/// Verifies a card's files as the reader hands them over (a [`FileSink`]).
+///
+/// The chain verdict, the key and the signature files' shape come from the
+/// chain cache as soon as the certificate is read (no X.509 parsing between
+/// APDUs for a known certificate). In [`CardCheck::overlapped`] mode the
+/// checks then run on the worker thread while the card is still talking:
+/// for a P-384 card, each signature's costly, message-independent half as
+/// soon as its file is read, so that after the last APDU only the identity
+/// file's hash and one table multiplication remain; for an RSA card, the
+/// address check during the identity file's reading. Each card's own two
+/// signatures are verified in full, every time.
+pub struct CardCheck<'t> {
+    trust: &'t TrustStore,
+    overlapped: bool,
+    rrn: Option<Arc<RrnCheck>>,
+    work: Option<Work>,
+    /// 4032 as read: the tail of what the address signature covers.
+    identity_sig: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl<'t> CardCheck<'t> {
+    /// Checks on the verification worker, overlapping the read.
+    pub fn overlapped(trust: &'t TrustStore) -> Self {
+        CardCheck {
+            trust,
+            overlapped: true,
+            rrn: None,
+            work: None,
+            identity_sig: None,
+        }
+    }
+
+    /// Checks on the calling thread.
+    pub fn inline(trust: &'t TrustStore) -> Self {
+        CardCheck {
+            overlapped: false,
+            ..CardCheck::overlapped(trust)
+        }
+    }
+
+    fn send(&mut self, job: Job) {
+        match &mut self.work {
+            Some(Work::Inline(c)) => c.handle(job),
+            Some(Work::Worker { jobs, .. }) => {
+                // A worker gone (it never is) fails the card in `finish`.
+                let _ = jobs.send(job);
+            }
+            None => {}
+        }
+    }
+
+    /// The verdict, once the reader is done.
+    pub fn finish(self) -> SignatureStatus {
+        let Some(rrn) = self.rrn else {
+            return SignatureStatus::Invalid;
+        };
+        let both_ok = match self.work {
+            Some(Work::Inline(c)) => c.both_ok(),
+            Some(Work::Worker { jobs, verdict }) => {
+                drop(jobs);
+                verdict.recv().unwrap_or(false)
+            }
+            // An unusable certificate: nothing could be checked.
+            None => false,
+        };
+        if !both_ok {
+            return SignatureStatus::Invalid;
+        }
+        match rrn.chain {
+            Chain::Trusted => SignatureStatus::Valid,
+            Chain::UnknownIssuer => SignatureStatus::UntrustedRoot,
+            Chain::Forged => SignatureStatus::Invalid,
+        }
+    }
+}
+
+impl FileSink for CardCheck<'_> {
+    fn certificate(&mut self, der: &[u8]) -> SigShape {
+        let rrn = self.trust.check_rrn(der);
+        let shape = rrn.shape;
+        if rrn.key.is_some() {
+            let checks = Checks::new(Arc::clone(&rrn));
+            self.work = Some(match worker().filter(|_| self.overlapped) {
+                Some(w) => {
+                    let (jobs, rx) = channel();
+                    let (done, verdict) = channel();
+                    let task: Task = Box::new(move || {
+                        let _ = done.send(checks.run(rx));
+                    });
+                    match w.send(task) {
+                        Ok(()) => Work::Worker { jobs, verdict },
+                        // The worker is gone: check here instead.
+                        Err(_) => Work::Inline(Box::new(Checks::new(Arc::clone(&rrn)))),
+                    }
+                }
+                None => Work::Inline(Box::new(checks)),
+            });
+        }
+        self.rrn = Some(rrn);
+        shape
+    }
+
+    fn file(&mut self, file: CardFile, data: &[u8]) {
+        let ec = match &self.rrn {
+            Some(rrn) if self.work.is_some() => rrn.table.is_some(),
+            // An unusable certificate: `finish` says invalid.
+            _ => return,
+        };
+        match file {
+            CardFile::RrnCert => {}
+            CardFile::AddressSig => {
+                let sig = if ec { der_part(data) } else { data };
+                self.send(Job::Signature(file, sig.to_vec()));
+            }
+            CardFile::IdentitySig => {
+                self.identity_sig = Some(Zeroizing::new(data.to_vec()));
+                let sig = if ec { der_part(data) } else { data };
+                self.send(Job::Signature(file, sig.to_vec()));
+            }
+            CardFile::Address => {
+                let identity_sig = self.identity_sig.as_deref().map_or(&[][..], |s| &s[..]);
+                if ec {
+                    let mut h = Sha384::new();
+                    h.update(address_content(data));
+                    h.update(identity_sig);
+                    self.send(Job::Hash(file, Zeroizing::new(h.finalize().into())));
+                } else {
+                    self.send(Job::Message(file, signed_address(data, identity_sig)));
+                }
+            }
+            CardFile::Identity => {
+                if ec {
+                    let h: [u8; 48] = Sha384::digest(data).into();
+                    self.send(Job::Hash(file, Zeroizing::new(h)));
+                } else {
+                    // Sized exactly: a copy of the file, wiped when dropped.
+                    let mut copy = Zeroizing::new(Vec::with_capacity(data.len()));
+                    copy.extend_from_slice(data);
+                    self.send(Job::Message(file, copy));
+                }
+            }
+        }
     }
 }
 
@@ -388,10 +741,27 @@ impl TrustStore {
         let Ok(cert) = Certificate::from_der(rrn_der) else {
             return RrnCheck {
                 key: None,
+                shape: SigShape::Unknown,
+                table: None,
                 chain: Chain::Forged,
             };
         };
         let key = key_of(&cert);
+        let shape = match &key {
+            Some(Key::Rsa { key, .. }) => SigShape::Rsa { len: key.size() },
+            Some(Key::P384 { .. }) => SigShape::Ec,
+            None => SigShape::Unknown,
+        };
+        let table = match &key {
+            Some(Key::P384 { key, sec1 }) => {
+                // Built now, on the first card with this certificate (about
+                // 2 ms), so that later reads find it ready; the generator's
+                // table builds meanwhile on its own thread.
+                crate::ec::warm_up();
+                Some(table_for(sec1, key))
+            }
+            _ => None,
+        };
         let issuer = cert.tbs_certificate.issuer.to_der().ok();
         let mut issuer_known = false;
         for root in &self.roots {
@@ -402,6 +772,8 @@ impl TrustStore {
             if signed_by(&cert, root) == Some(true) {
                 return RrnCheck {
                     key,
+                    shape,
+                    table,
                     chain: Chain::Trusted,
                 };
             }
@@ -411,7 +783,12 @@ impl TrustStore {
         } else {
             Chain::UnknownIssuer
         };
-        RrnCheck { key, chain }
+        RrnCheck {
+            key,
+            shape,
+            table,
+            chain,
+        }
     }
 }
 
@@ -492,7 +869,6 @@ mod tests {
             b"",
             b"",
             b"\x30\x03\x02\x01\x00",
-            None,
             &TrustStore::belgium(),
         );
         assert_eq!(s, SignatureStatus::Invalid);

@@ -85,7 +85,17 @@ struct Shared {
 pub struct Watcher {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Calls the sink, so that whatever the sink does (the kiosk redraws its
+    /// window on "card inserted") never delays the watcher's next step,
+    /// above all the first APDU of a card just inserted.
+    dispatcher: Option<JoinHandle<()>>,
 }
+
+/// pcsc-lite refuses a `get_status_change` over more than 16 reader states
+/// (InvalidParameter). pcscd serves at most 16 readers, so with 16 plugged in
+/// no other can appear: the PnP pseudo-reader is left out of the call until
+/// one goes (its own state then says so).
+const MAX_STATES: usize = 16;
 
 /// How long to wait before retrying to reach pcscd after it went away. This is
 /// not state polling: pcscd offers no notification of its own start, and
@@ -93,24 +103,39 @@ pub struct Watcher {
 const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
 impl Watcher {
-    /// Starts watching every reader; `sink` is called on the watcher thread
-    /// for each event, in order.
-    pub fn start<F>(trust: TrustStore, sink: F) -> std::io::Result<Watcher>
+    /// Starts watching every reader; `sink` is called for each event, in
+    /// order, on a thread of its own (not the one talking to the cards).
+    pub fn start<F>(trust: TrustStore, mut sink: F) -> std::io::Result<Watcher>
     where
         F: FnMut(Event) + Send + 'static,
     {
+        // The first card should not wait for the verifier's start-up.
+        crate::verify::warm_up();
         let shared = Arc::new(Shared {
             stop: Mutex::new(false),
             wake: Condvar::new(),
             ctx: Mutex::new(None),
         });
+        let (events, queue) = std::sync::mpsc::channel::<Event>();
+        let dispatcher = std::thread::Builder::new()
+            .name("eid-events".into())
+            .spawn(move || {
+                for e in queue {
+                    sink(e);
+                }
+            })?;
         let s2 = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("eid-watcher".into())
-            .spawn(move || run(&s2, &trust, sink))?;
+            .spawn(move || {
+                run(&s2, &trust, |e| {
+                    let _ = events.send(e);
+                })
+            })?;
         Ok(Watcher {
             shared,
             thread: Some(thread),
+            dispatcher: Some(dispatcher),
         })
     }
 
@@ -135,21 +160,25 @@ impl Watcher {
             *s = true;
         }
         self.shared.wake.notify_all();
-        let Some(t) = self.thread.take() else {
-            return;
-        };
-        // SCardCancel only interrupts a call in progress: if the thread was
-        // about to enter get_status_change the cancel is lost, so repeat it
-        // until the thread has noticed the stop flag (only during shutdown).
-        while !t.is_finished() {
-            if let Ok(ctx) = self.shared.ctx.lock() {
-                if let Some(c) = ctx.as_ref() {
-                    let _ = c.cancel();
+        if let Some(t) = self.thread.take() {
+            // SCardCancel only interrupts a call in progress: if the thread was
+            // about to enter get_status_change the cancel is lost, so repeat it
+            // until the thread has noticed the stop flag (only during shutdown).
+            while !t.is_finished() {
+                if let Ok(ctx) = self.shared.ctx.lock() {
+                    if let Some(c) = ctx.as_ref() {
+                        let _ = c.cancel();
+                    }
                 }
+                std::thread::park_timeout(Duration::from_millis(20));
             }
-            std::thread::park_timeout(Duration::from_millis(20));
+            let _ = t.join();
         }
-        let _ = t.join();
+        // The watcher thread is gone with its end of the queue: the
+        // dispatcher delivers what is left, then ends, before stop returns.
+        if let Some(d) = self.dispatcher.take() {
+            let _ = d.join();
+        }
     }
 }
 
@@ -254,7 +283,13 @@ fn watch<F: FnMut(Event)>(
         for rs in &mut states {
             rs.sync_current_state();
         }
-        match ctx.get_status_change(None, &mut states) {
+        // The PnP pseudo-reader is always first (created first, never removed).
+        let watched = if states.len() > MAX_STATES {
+            &mut states[1..]
+        } else {
+            &mut states[..]
+        };
+        match ctx.get_status_change(None, watched) {
             Ok(()) => {}
             Err(pcsc::Error::Cancelled) if stopped(shared) => break false,
             Err(pcsc::Error::Cancelled) | Err(pcsc::Error::Timeout) => continue,

@@ -78,7 +78,7 @@ fn card(r: &Resident) -> CardEvent {
             third_initial: None,
             nationality: Some("Belge".into()),
             birth_place: Some(r.birth_place.as_str().into()),
-            birth_date: Some(PartialDate::full(r.birth)),
+            birth_date: Some(dps_person::Zeroizing::new(PartialDate::full(r.birth))),
             sex: None,
             address: Some(CardAddress {
                 street: Some(r.street.as_str().into()),

@@ -21,12 +21,17 @@ pub use secret::SecretString;
 pub use zeroize::{Zeroize, Zeroizing};
 
 /// Sex as the card states it (the card knows only two).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+///
+/// Personal data like the rest: `Debug` prints `Sex(***)`, and it zeroizes
+/// (to `Male`, the all-zero byte: an enum has no "nothing" value, and what
+/// matters is that the card's value no longer sits in memory).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[repr(u8)]
 pub enum Sex {
     #[serde(rename = "M")]
-    Male,
+    Male = 0,
     #[serde(rename = "F")]
-    Female,
+    Female = 1,
 }
 
 impl Sex {
@@ -41,10 +46,26 @@ impl Sex {
     /// Reads the card's sex field: `M` for men; `F`, `V` or `W` for women depending
     /// on the card's language (French, Dutch, German). Case and spaces are ignored.
     pub fn from_card(value: &str) -> Option<Sex> {
-        match value.trim().to_ascii_uppercase().as_str() {
-            "M" => Some(Sex::Male),
-            "F" | "V" | "W" => Some(Sex::Female),
+        // No upper-cased copy: it would be one more heap buffer holding the value.
+        match value.trim().as_bytes() {
+            [b'M' | b'm'] => Some(Sex::Male),
+            [b'F' | b'f' | b'V' | b'v' | b'W' | b'w'] => Some(Sex::Female),
             _ => None,
         }
+    }
+}
+
+impl std::fmt::Debug for Sex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sex(***)")
+    }
+}
+
+impl Zeroize for Sex {
+    fn zeroize(&mut self) {
+        // SAFETY: `self` is a valid, aligned, exclusive reference and `Male` a
+        // valid value; the volatile write is not optimised away as dead.
+        unsafe { std::ptr::write_volatile(self, Sex::Male) };
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
     }
 }

@@ -56,7 +56,9 @@ impl NationalNumber {
     /// Accepts any 11 digits without the check-digit and date rules: specimen
     /// cards break them, and the kiosk must report that rather than refuse the card.
     pub fn parse_unchecked(input: &str) -> Result<NationalNumber, NumberError> {
-        let mut digits = String::with_capacity(11);
+        // Room for every character up front: a growing String would leave
+        // copies of the digits in the buffers it frees.
+        let mut digits = String::with_capacity(input.len());
         let mut result = Ok(());
         for c in input.chars() {
             match c {

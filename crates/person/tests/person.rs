@@ -36,12 +36,12 @@ fn number_table() {
     for input in &inputs {
         let line = match NationalNumber::parse(input) {
             Ok(n) => format!(
-                "{:<22} ok {} {:?} born={} sex={:?}",
+                "{:<22} ok {} {:?} born={} sex={}",
                 format!("{input:?}"),
                 n.formatted(),
                 n.kind(),
                 n.birth_date().map(|d| d.to_iso()).unwrap_or("-".into()),
-                n.sex(),
+                n.sex().map_or("-", Sex::code),
             ),
             Err(e) => format!("{:<22} err {e}", format!("{input:?}")),
         };
@@ -49,22 +49,22 @@ fn number_table() {
         out.push('\n');
     }
     expect![[r#"
-        "85073003328"          ok 85.07.30-033.28 Register born=1985-07-30 sex=Some(Male)
-        "85.07.30-033.28"      ok 85.07.30-033.28 Register born=1985-07-30 sex=Some(Male)
-        " 85 07 30 033 28 "    ok 85.07.30-033.28 Register born=1985-07-30 sex=Some(Male)
+        "85073003328"          ok 85.07.30-033.28 Register born=1985-07-30 sex=M
+        "85.07.30-033.28"      ok 85.07.30-033.28 Register born=1985-07-30 sex=M
+        " 85 07 30 033 28 "    ok 85.07.30-033.28 Register born=1985-07-30 sex=M
         "85073003327"          err the check digits do not match: a digit was probably mistyped
         "8507300332"           err a national number has 11 digits; this one has 10
         "85O73003328"          err a national number contains only digits (dots, dashes and spaces are allowed between them)
-        "01010100225"          ok 01.01.01-002.25 Register born=2001-01-01 sex=Some(Female)
-        "01010100293"          ok 01.01.01-002.93 Register born=1901-01-01 sex=Some(Female)
-        "62030000161"          ok 62.03.00-001.61 Register born=1962-03 sex=Some(Male)
-        "62000000140"          ok 62.00.00-001.40 Register born=1962 sex=Some(Male)
-        "00000100166"          ok 00.00.01-001.66 Register born=- sex=Some(Male)
-        "85273000106"          ok 85.27.30-001.06 Bis { sex_known: false } born=1985-07-30 sex=None
-        "85473000248"          ok 85.47.30-002.48 Bis { sex_known: true } born=1985-07-30 sex=Some(Female)
+        "01010100225"          ok 01.01.01-002.25 Register born=2001-01-01 sex=F
+        "01010100293"          ok 01.01.01-002.93 Register born=1901-01-01 sex=F
+        "62030000161"          ok 62.03.00-001.61 Register born=1962-03 sex=M
+        "62000000140"          ok 62.00.00-001.40 Register born=1962 sex=M
+        "00000100166"          ok 00.00.01-001.66 Register born=- sex=M
+        "85273000106"          ok 85.27.30-001.06 Bis { sex_known: false } born=1985-07-30 sex=-
+        "85473000248"          ok 85.47.30-002.48 Bis { sex_known: true } born=1985-07-30 sex=F
         "85133000105"          err the first six digits are not a possible birth date: a digit was probably mistyped
         "85023000125"          err the first six digits are not a possible birth date: a digit was probably mistyped
-        "00022900145"          ok 00.02.29-001.45 Register born=2000-02-29 sex=Some(Male)
+        "00022900145"          ok 00.02.29-001.45 Register born=2000-02-29 sex=M
         "01022900166"          err the first six digits are not a possible birth date: a digit was probably mistyped
     "#]]
     .assert_eq(&out);
@@ -93,6 +93,20 @@ fn nothing_personal_in_debug() {
         NationalNumber::parse("85073003328").unwrap().kind(),
         NumberKind::Register
     );
+    assert_eq!(format!("{:?}", Some(Sex::Female)), "Some(Sex(***))");
+}
+
+#[test]
+fn sex_zeroizes_to_the_all_zero_byte() {
+    use dps_person::Zeroize;
+    let mut s = Sex::Female;
+    assert_eq!(s as u8, 1);
+    s.zeroize();
+    assert_eq!(s as u8, 0);
+    // In a Zeroizing wrapper, as the card data holds it: wiped on drop too.
+    let mut z = dps_person::Zeroizing::new(Sex::Female);
+    z.zeroize();
+    assert_eq!(*z as u8, 0);
 }
 
 #[test]

@@ -36,6 +36,10 @@ pub struct Behaviour {
     pub not_eid: bool,
     /// Change one byte of the identity file after it was signed.
     pub tamper_identity: bool,
+    /// Make the identity file exactly this long (an unknown tag fills it),
+    /// e.g. 512: the reader's full 256-byte chunks end exactly at the end of
+    /// the file, and its next READ BINARY, past the end, gets 6B00.
+    pub identity_size: Option<usize>,
 }
 
 /// A synthetic resident and the card carrying them. Every text field is
@@ -180,6 +184,21 @@ impl CardImage {
         if spec.applet == Applet::V18 {
             tlv(&mut id, 0x1A, &[0x1A; 48]);
         }
+        if let Some(size) = spec.behaviour.identity_size {
+            // Tag + one length byte below 128 value bytes, two from 128 on.
+            let room = size.saturating_sub(id.len());
+            let value = if room >= 2 + 128 {
+                room - 3
+            } else {
+                room.saturating_sub(2)
+            };
+            tlv(&mut id, 0x7E, &vec![b'.'; value]);
+            if id.len() != size {
+                return Err(VcardError::Setup(format!(
+                    "cannot make an identity file of exactly {size} bytes"
+                )));
+            }
+        }
 
         let mut addr = Vec::new();
         tlv(&mut addr, 0x01, spec.street.as_bytes());
@@ -270,7 +289,10 @@ pub struct Session<'c> {
 }
 
 fn sw(data: &[u8], sw: u16) -> Vec<u8> {
-    let mut v = data.to_vec();
+    // Sized up front: a reallocation would leave a copy of the file behind,
+    // and the zeroize test checks that reading leaves none.
+    let mut v = Vec::with_capacity(data.len() + 2);
+    v.extend_from_slice(data);
     v.extend_from_slice(&sw.to_be_bytes());
     v
 }

@@ -232,6 +232,39 @@ impl Pcscd {
         insert(self.port(slot), card)
     }
 
+    /// Waits until pcscd sees a card in slot `slot` (`present`) or sees it
+    /// empty, blocking in `get_status_change` (no polling), up to `timeout`.
+    /// vpcd notices a card coming or going within its 400 ms presence poll.
+    pub fn wait_card(
+        &self,
+        slot: usize,
+        present: bool,
+        timeout: Duration,
+    ) -> Result<(), VcardError> {
+        let name = self
+            .reader_names
+            .get(slot)
+            .ok_or_else(|| VcardError::Setup(format!("there is no slot {slot}")))?;
+        let name = CString::new(name.as_str()).map_err(|e| VcardError::Setup(e.to_string()))?;
+        let ctx = pcsc::Context::establish(pcsc::Scope::User)
+            .map_err(|e| VcardError::Setup(format!("pcscd: {e}")))?;
+        let mut rs = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            ctx.get_status_change(left, &mut rs).map_err(|e| {
+                VcardError::Setup(format!(
+                    "slot {slot} not {} in time: {e}",
+                    if present { "holding a card" } else { "empty" }
+                ))
+            })?;
+            if rs[0].event_state().contains(pcsc::State::PRESENT) == present {
+                return Ok(());
+            }
+            rs[0].sync_current_state();
+        }
+    }
+
     /// Kills pcscd like a crash (SIGKILL), leaving its stale socket behind.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -2,8 +2,9 @@
 //!
 //! - [`CardSpec`]: a synthetic resident and the card's behaviour (applet 1.7 or
 //!   1.8, RSA or EC key, odd date forms, BIS numbers, padded streets, unknown
-//!   tags; faults: SELECT-by-path refused, 6282 at EOF, removal at the n-th
-//!   APDU, not an eID at all, a tampered identity file).
+//!   tags; faults: SELECT-by-path refused, 6282 at EOF, an identity file
+//!   ending on a chunk boundary (6B00), removal at the n-th APDU, not an eID
+//!   at all, a tampered identity file).
 //! - [`TestPki`]: a throw-away root and RRN certificate made at test time (openssl).
 //! - [`CardImage`]: the card's files, signed; [`card::Session`] answers APDUs.
 //! - [`vpcd::insert`]: the card side of the vpcd protocol (TCP_QUICKACK before each read).

@@ -270,7 +270,7 @@ fn card(r: &Resident, i: usize) -> CardEvent {
         let (data, warnings) = read_virtual_card(&spec);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(data.signature, SignatureStatus::Valid);
-        assert_eq!(data.birth_date, Some(PartialDate::full(r.birth)));
+        assert_eq!(data.birth_date.as_deref(), Some(&PartialDate::full(r.birth)));
         return CardEvent::CardRead {
             reader: READER.into(),
             warnings,
@@ -295,7 +295,7 @@ fn card(r: &Resident, i: usize) -> CardEvent {
             third_initial: Some("J".into()),
             nationality: Some("Belge".into()),
             birth_place: Some(r.birth_place.as_str().into()),
-            birth_date: Some(birth),
+            birth_date: Some(Zeroizing::new(birth)),
             sex: None,
             address: Some(CardAddress {
                 street: Some(r.street.as_str().into()),

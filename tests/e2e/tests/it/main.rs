@@ -2,6 +2,7 @@
 //! (`--test-threads=1` in the Makefile): each starts its own display, driver
 //! and app, and the card tests their own private pcscd.
 
+mod cli;
 mod journey;
 mod lockdown;
 mod privacy;
