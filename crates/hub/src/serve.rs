@@ -149,7 +149,8 @@ pub async fn serve(
     };
     let pg = matches!(backend, crate::store::Backend::Postgres(_));
     let store = crate::store::open_async(backend).await?;
-    let mut state = AppState::new(store.clone()).with_tls(opts.tls.is_some() || opts.secure_cookies);
+    let mut state =
+        AppState::new(store.clone()).with_tls(opts.tls.is_some() || opts.secure_cookies);
     state.request_timeout = opts.limits.request;
     let limits = opts.limits;
     let tls = opts

@@ -397,7 +397,18 @@ impl Kiosk {
     }
 
     pub async fn click(&self, css: &str) -> Result<(), Error> {
-        self.find(css).await?.click().await?;
+        let el = self.find(css).await?;
+        // WebKitWebDriver's own scroll-into-view misses an element at the
+        // edge of a scrolled dialog when WebKit draws without compositing
+        // (as the kiosk does) and then refuses the click as not
+        // interactable; a steward would scroll it into view first.
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'})",
+                vec![serde_json::to_value(&el)?],
+            )
+            .await?;
+        el.click().await?;
         Ok(())
     }
 
