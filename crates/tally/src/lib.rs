@@ -9,12 +9,14 @@
 //! flushed by sled AND its log file is fdatasynced (sled's own flush ends in
 //! `sync_file_range`, which does not survive a power cut).
 
+mod compact;
 mod error;
 mod pin;
 pub mod simulate;
 mod store;
 mod types;
 
+pub use compact::{CompactPolicy, CompactStep, Compaction};
 pub use error::{Result, TallyError};
 pub use store::{
     brussels_day, OpenStatus, Opened, TallyStore, QUARANTINE_DIR, SETTING_DEVICE_ID,
