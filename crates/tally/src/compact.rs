@@ -74,13 +74,14 @@ impl Default for CompactPolicy {
     /// live data on disk, a fresh copy of them 3.3-4.8×, and re-counting
     /// existing cells adds ~0.5 KB a visit on top, without bound. 16 MiB keeps
     /// a small store (a year of a quiet kiosk) from ever paying for a scan at
-    /// open; past it, a store is compacted once it takes more than 4× its live
-    /// data and 1.5× its last fresh size, so after any open it takes at most
-    /// the larger of 16 MiB, 4× its live data and 1.5× a fresh copy.
+    /// open; past it, a store is compacted once it takes more than 5× its live
+    /// data (so a freshly written one, which a copy would hardly shrink, is
+    /// left alone) and 1.5× its last fresh size, so after any open it takes at
+    /// most the larger of 16 MiB, 5× its live data and 1.5× a fresh copy.
     fn default() -> Self {
         CompactPolicy {
             min_size: 16 * 1024 * 1024,
-            live_ratio: 4,
+            live_ratio: 5,
             regrowth_percent: 150,
             after_step: None,
         }
