@@ -8,7 +8,12 @@
 //! Durability: [`TallyStore::record`] returns only after the commit is
 //! flushed by sled AND its log file is fdatasynced (sled's own flush ends in
 //! `sync_file_range`, which does not survive a power cut).
+//!
+//! Size: sled 0.34 never reclaims its log when cells are re-counted, so
+//! [`TallyStore::open`] compacts the store when it has outgrown its live data
+//! (see [`CompactPolicy`]), crash-safely and without a new incarnation.
 
+mod compact;
 mod error;
 mod pin;
 mod settings;
@@ -16,6 +21,7 @@ pub mod simulate;
 mod store;
 mod types;
 
+pub use compact::{CompactPolicy, CompactStep, Compaction};
 pub use error::{Result, TallyError};
 pub use settings::{StoreNotice, SETTINGS_FILE};
 pub use store::{

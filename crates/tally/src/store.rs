@@ -31,6 +31,7 @@ use fs2::FileExt;
 use serde::{Deserialize, Serialize};
 use sled::Batch;
 
+use crate::compact::{self, CompactPolicy, Compaction};
 use crate::error::{Result, TallyError};
 use crate::settings::{Settings, StoreNotice};
 use crate::types::{CellTotal, Session, Site, Summary, UndoReceipt, VisitReceipt};
@@ -92,6 +93,8 @@ pub enum OpenStatus {
 pub struct Opened {
     pub store: TallyStore,
     pub status: OpenStatus,
+    /// Whether the existing store was compacted on the way (see `compact`).
+    pub compaction: Option<Compaction>,
 }
 
 impl Opened {
@@ -259,7 +262,7 @@ pub fn brussels_day(now: DateTime<Utc>) -> NaiveDate {
     now.with_timezone(&Brussels).date_naive()
 }
 
-fn fsync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     // Directory entries (new files, renames) are only durable once the
     // directory itself is fsynced.
     File::open(dir)
@@ -320,7 +323,7 @@ fn migrate_settings(db: &sled::Db, data_dir: &Path, settings: &mut Settings) -> 
 }
 
 /// Why sled could not open the store, sorted into what we do about it.
-enum OpenFailure {
+pub(crate) enum OpenFailure {
     InUse,
     /// The store is unreadable: quarantine it.
     Damaged(String),
@@ -328,7 +331,25 @@ enum OpenFailure {
     Other(TallyError),
 }
 
-fn open_sled(path: &Path) -> std::result::Result<sled::Db, OpenFailure> {
+pub(crate) fn open_sled(path: &Path) -> std::result::Result<sled::Db, OpenFailure> {
+    // sled's own lock on its files outlives a dropped `Db` for a moment (its
+    // I/O threads let go of the file after `drop` returns; spacejam/sled#1234).
+    // The data dir's lock is ours by now, so "in use" can only be our own
+    // handle closing (a compaction reopens what it just wrote): wait, briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match try_open_sled(path) {
+            Err(OpenFailure::InUse) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn try_open_sled(path: &Path) -> std::result::Result<sled::Db, OpenFailure> {
     // No background flusher: every commit is flushed and fsynced by `commit`
     // itself, and a thread waking every 500 ms only drains a laptop battery.
     let cfg = sled::Config::new()
@@ -368,12 +389,21 @@ fn open_sled(path: &Path) -> std::result::Result<sled::Db, OpenFailure> {
 impl TallyStore {
     /// Whether a store exists in the data dir `dir` (without creating one).
     pub fn exists(dir: &Path) -> bool {
-        dir.join(STORE_DIR).join("db").exists()
+        dir.join(STORE_DIR).join("db").exists() || compact::store_set_aside(dir)
     }
 
     /// Opens (or creates) the store in the kiosk's data dir `dir`: the sled
     /// files live in `dir/tally`, damaged stores go to `dir/quarantine`.
     pub fn open(dir: &Path, now: DateTime<Utc>) -> Result<Opened, TallyError> {
+        TallyStore::open_with(dir, now, CompactPolicy::default())
+    }
+
+    /// [`TallyStore::open`], compacting the existing store when `policy` says so.
+    pub fn open_with(
+        dir: &Path,
+        now: DateTime<Utc>,
+        policy: CompactPolicy,
+    ) -> Result<Opened, TallyError> {
         std::fs::create_dir_all(dir).map_err(TallyError::io(dir))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
@@ -394,6 +424,7 @@ impl TallyStore {
                 }
             });
         }
+        compact::recover(dir)?;
         let path = dir.join(STORE_DIR);
         let settings = Settings::load(dir, &dir.join(QUARANTINE_DIR), now)?;
         let marker = dir.join(CREATING_MARKER);
@@ -410,6 +441,7 @@ impl TallyStore {
             return Ok(Opened {
                 store,
                 status: OpenStatus::New,
+                compaction: None,
             });
         }
         let marked = std::fs::read_to_string(&damaged_marker).ok();
@@ -418,10 +450,12 @@ impl TallyStore {
             None => match open_sled(&path) {
                 Ok(db) => {
                     if db.get(M_INCARNATION).map_err(TallyError::from)?.is_some() {
+                        let (db, compaction) = compact::at_open(dir, db, policy)?;
                         let store = TallyStore::from_db(db, lock, path, dir, settings)?;
                         return Ok(Opened {
                             store,
                             status: OpenStatus::Existing,
+                            compaction,
                         });
                     }
                     // A store only ever appears at `path` with its identity record
@@ -462,6 +496,7 @@ impl TallyStore {
                 moved_to,
                 reason: damage,
             },
+            compaction: None,
         })
     }
 

@@ -4,6 +4,11 @@
 //! store adds an fdatasync of sled's log file. Every `ack` the child prints
 //! must come after an fsync/fdatasync of `tally/db` that STARTED after the
 //! last write to that file began.
+//!
+//! Likewise a compaction (src/compact.rs): its copy is fsynced, file by file
+//! and directory, before it is renamed into use, and each rename is made
+//! durable (the data dir fsynced) before the next one, so a power cut at any
+//! point leaves directories that the next open sorts out.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -126,5 +131,197 @@ fn every_acknowledged_visit_was_fsynced_first() {
     assert!(
         acks >= 30,
         "the child should have acknowledged most of its 40 operations"
+    );
+}
+
+/// One traced system call: where it started and ended in the trace, its
+/// name, the path of its first file-descriptor argument (strace -y) and its
+/// quoted string arguments, and whether it succeeded.
+#[derive(Debug)]
+struct Call {
+    start: usize,
+    end: usize,
+    name: String,
+    fd_path: Option<String>,
+    strings: Vec<String>,
+    ok: bool,
+}
+
+/// The calls of an `strace -f -y` trace, an `<unfinished ...>` call joined
+/// with its `<... resumed>` end.
+fn calls(text: &str) -> Vec<Call> {
+    let mut out: Vec<Call> = Vec::new();
+    let mut open: HashMap<&str, usize> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let (pid, rest) = line.split_once(' ').unwrap_or(("", line));
+        let rest = rest.trim_start();
+        let result_ok = |s: &str| {
+            s.rsplit_once(" = ")
+                .is_some_and(|(_, r)| !r.starts_with('-') && !r.starts_with('?'))
+        };
+        if let Some(r) = rest.strip_prefix("<... ") {
+            if let Some(at) = open.remove(pid) {
+                out[at].end = i;
+                out[at].ok = result_ok(r);
+            }
+            continue;
+        }
+        let Some((name, args)) = rest.split_once('(') else {
+            continue;
+        };
+        let fd_path = args
+            .split_once('<')
+            .and_then(|(fd, p)| {
+                fd.chars()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase() || c == '_')
+                    .then_some(p)
+            })
+            .and_then(|p| p.split_once('>'))
+            .map(|(p, _)| p.to_owned());
+        let strings = args
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        let unfinished = args.contains("<unfinished");
+        if unfinished {
+            open.insert(pid, out.len());
+        }
+        out.push(Call {
+            start: i,
+            end: i,
+            name: name.to_owned(),
+            fd_path,
+            strings,
+            ok: !unfinished && result_ok(args),
+        });
+    }
+    out
+}
+
+#[test]
+fn a_compaction_makes_each_step_durable_before_the_next() {
+    let required = std::env::var("DPS_TEST_STRACE").is_ok_and(|v| v == "1");
+    if let Some(why) = strace_unusable() {
+        assert!(
+            !required,
+            "DPS_TEST_STRACE=1 but {why} (apt-get install strace)"
+        );
+        println!("skipped: {why}; DPS_TEST_STRACE is not 1 (make test sets it)");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("data");
+    // A store with counts, made without tracing.
+    let made = Command::new(CHILD)
+        .arg(&data)
+        .args(["3", "200"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let trace = d.path().join("trace.txt");
+    // One compaction, traced; the child aborts right after its last step.
+    let out = Command::new("strace")
+        .args(["-f", "-y", "-qq", "-s", "16", "-e"])
+        .arg(
+            "trace=write,pwrite64,pwritev,pwritev2,fdatasync,fsync,rename,renameat,renameat2,\
+             unlink,unlinkat,rmdir",
+        )
+        .arg("-o")
+        .arg(&trace)
+        .arg(CHILD)
+        .arg(&data)
+        .args(["0", "compact", "Done"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty(),
+        "strace/child: {out:?}"
+    );
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let calls = calls(&text);
+    let data = data.to_string_lossy().into_owned();
+    let [store, building, ready, old] =
+        ["tally", "tally.compact", "tally.new", "tally.old"].map(|n| format!("{data}/{n}"));
+    let rename_at = |from: &str, to: &str| {
+        calls
+            .iter()
+            .find(|c| c.name.starts_with("rename") && c.ok && c.strings == [from, to])
+            .unwrap_or_else(|| panic!("no rename {from} -> {to} in the trace"))
+            .start
+    };
+    let r1 = rename_at(&building, &ready);
+    let r2 = rename_at(&store, &old);
+    let r3 = rename_at(&ready, &store);
+    let first_delete = calls
+        .iter()
+        .find(|c| c.name.starts_with("unlink") && c.fd_path.as_deref() == Some(old.as_str()))
+        .expect("tally.old deleted")
+        .start;
+    assert!(
+        r1 < r2 && r2 < r3 && r3 < first_delete,
+        "{r1} {r2} {r3} {first_delete}"
+    );
+
+    // A completed fsync of `path` that started after `after` and ended before `before`.
+    let synced = |path: &str, after: usize, before: usize| {
+        calls.iter().any(|c| {
+            (c.name == "fsync" || c.name == "fdatasync")
+                && c.ok
+                && c.fd_path.as_deref() == Some(path)
+                && c.start > after
+                && c.end < before
+        })
+    };
+    // Every file written in the copy (followed through sled's renames of
+    // its snapshot) was fsynced after its last write, before step 2.
+    let mut dirty: HashMap<String, usize> = HashMap::new();
+    let mut last_entry_change = 0;
+    for c in calls.iter().filter(|c| c.start < r1) {
+        if c.name.contains("write") {
+            if let Some(p) = c.fd_path.as_deref().filter(|p| p.starts_with(&building)) {
+                dirty.insert(p.to_owned(), c.end);
+                last_entry_change = last_entry_change.max(c.end);
+            }
+        } else if c.name.starts_with("rename") && c.ok {
+            if let [from, to] = &c.strings[..] {
+                if from.starts_with(&building) {
+                    let w = dirty.remove(from).unwrap_or(c.end);
+                    dirty.insert(to.clone(), w.max(c.end));
+                    last_entry_change = last_entry_change.max(c.end);
+                }
+            }
+        }
+    }
+    assert!(
+        dirty.keys().any(|p| p.ends_with("/db")) && dirty.keys().any(|p| p.ends_with("/compacted")),
+        "{dirty:?}"
+    );
+    for (path, last_write) in &dirty {
+        assert!(
+            synced(path, *last_write, r1),
+            "{path} (last written at trace line {}) not fsynced before step 2",
+            last_write + 1
+        );
+    }
+    assert!(
+        synced(&building, last_entry_change, r1),
+        "the copy's directory not fsynced before step 2"
+    );
+    // Each rename made durable (the data dir fsynced) before the next step.
+    for (what, from, to) in [
+        ("step 2", r1, r2),
+        ("step 3", r2, r3),
+        ("step 4", r3, first_delete),
+    ] {
+        assert!(
+            synced(&data, from, to),
+            "{what}: the data dir not fsynced after it"
+        );
+    }
+    println!(
+        "compaction: {} files of the copy fsynced, then 3 renames each followed by an fsync of the data dir",
+        dirty.len()
     );
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary of dps-tally.
 
 mod algebra;
+mod compact;
 mod corruption;
 mod crash;
 mod fsync;

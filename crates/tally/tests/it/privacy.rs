@@ -270,7 +270,10 @@ fn card(r: &Resident, i: usize) -> CardEvent {
         let (data, warnings) = read_virtual_card(&spec);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(data.signature, SignatureStatus::Valid);
-        assert_eq!(data.birth_date.as_deref(), Some(&PartialDate::full(r.birth)));
+        assert_eq!(
+            data.birth_date.as_deref(),
+            Some(&PartialDate::full(r.birth))
+        );
         return CardEvent::CardRead {
             reader: READER.into(),
             warnings,
