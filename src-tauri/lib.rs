@@ -199,40 +199,38 @@ struct Backend {
 }
 
 fn open_backend(data_dir: &std::path::Path) -> Backend {
-    let (store, store_problem, store_in_use) = match dps_tally::TallyStore::open(
-        data_dir,
-        Utc::now(),
-    ) {
-        Ok(opened) => {
-            // The steward reads it in the steward area, in their language
-            // (the store keeps the notice until they acknowledge it).
-            if let Some(m) = opened.steward_message() {
-                tracing::warn!("{m}");
-            }
-            // Sizes and a reason only: the store holds no personal data.
-            match &opened.compaction {
-                Some(dps_tally::Compaction::Done {
-                    before,
-                    after,
-                    took,
-                    ..
-                }) => tracing::info!(before, after, ?took, "counts store compacted"),
-                Some(dps_tally::Compaction::Failed { reason }) => tracing::warn!(
+    let (store, store_problem, store_in_use) =
+        match dps_tally::TallyStore::open(data_dir, Utc::now()) {
+            Ok(opened) => {
+                // The steward reads it in the steward area, in their language
+                // (the store keeps the notice until they acknowledge it).
+                if let Some(m) = opened.steward_message() {
+                    tracing::warn!("{m}");
+                }
+                // Sizes and a reason only: the store holds no personal data.
+                match &opened.compaction {
+                    Some(dps_tally::Compaction::Done {
+                        before,
+                        after,
+                        took,
+                        ..
+                    }) => tracing::info!(before, after, ?took, "counts store compacted"),
+                    Some(dps_tally::Compaction::Failed { reason }) => tracing::warn!(
                     "counts store not compacted (it still works; next start tries again): {reason}"
                 ),
-                None => {}
+                    None => {}
+                }
+                (Some(Arc::new(opened.store)), None, false)
             }
-            (Some(Arc::new(opened.store)), None, false)
-        }
-        Err(e) => {
-            // The journeys still work; the steward is told visits are not
-            // counted rather than the kiosk refusing to start.
-            tracing::error!("{e}");
-            let in_use = matches!(e, dps_tally::TallyError::StoreInUse { .. });
-            let code = dps_steward::StewardError::from(e).code();
-            (None, Some(code.to_owned()), in_use)
-        }
-    };
+            Err(e) => {
+                // The journeys still work; the steward is told visits are not
+                // counted rather than the kiosk refusing to start.
+                tracing::error!("{e}");
+                let in_use = matches!(e, dps_tally::TallyError::StoreInUse { .. });
+                let code = dps_steward::StewardError::from(e).code();
+                (None, Some(code.to_owned()), in_use)
+            }
+        };
     phase("store-open");
     let (kiosk, directory, titles) = load_kiosk();
     phase("flows-loaded");
