@@ -32,6 +32,11 @@ pub struct Behaviour {
     /// A slow card: wait this many milliseconds before answering this APDU
     /// (1-based), so a test can see the kiosk in the middle of a read.
     pub pause_at_apdu: Option<(u32, u64)>,
+    /// A card as slow as a real one: wait this many microseconds before
+    /// answering every APDU (a real eID card over a USB reader takes
+    /// milliseconds per APDU; vpcd on loopback, a tenth of one). Used by
+    /// `eid-bench --card-latency-us` to show the read at real-card speed.
+    pub answer_delay_us: u64,
     /// Not a Belgian eID at all: every command is refused.
     pub not_eid: bool,
     /// Change one byte of the identity file after it was signed.

@@ -108,6 +108,11 @@ pub fn insert(port: u16, card: CardImage) -> Result<InsertedCard, VcardError> {
                             std::thread::sleep(std::time::Duration::from_millis(ms));
                         }
                     }
+                    if card.behaviour.answer_delay_us > 0 {
+                        std::thread::sleep(std::time::Duration::from_micros(
+                            card.behaviour.answer_delay_us,
+                        ));
+                    }
                     Some(session.respond(&msg))
                 };
                 if let Some(r) = reply {

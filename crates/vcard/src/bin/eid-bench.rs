@@ -1,6 +1,7 @@
 //! eID reading benchmark through the real pcscd + vpcd (prints figures; not a test).
 //!
-//! `cargo run -p dps-vcard --release --bin eid-bench [-- --idle-secs 60 --reads 50]`
+//! `cargo run -p dps-vcard --release --bin eid-bench [-- --idle-secs 60 --reads 50]
+//! [--card-latency-us N]]`
 //! Needs root, pcscd and vsmartcard-vpcd, and no other pcscd running.
 //!
 //! Prints: the single-APDU round trip; for an applet 1.8 EC card and a 1.7 RSA
@@ -10,6 +11,11 @@
 //! single-APDU round trip), with where the time goes (connect and begin the
 //! transaction, the APDU phase, what follows the last answer); then the
 //! watcher's idle CPU with two empty readers.
+//!
+//! `--card-latency-us N` makes the virtual card wait N µs before every answer,
+//! as a real card does: vpcd on loopback answers in ~0.08 ms, a real eID
+//! behind a USB reader in milliseconds, and how much of the verification
+//! hides between APDUs depends on that gap.
 
 use std::time::{Duration, Instant};
 
@@ -40,12 +46,16 @@ fn pid_cpu(pid: u32) -> Option<Duration> {
 fn main() -> Result<()> {
     let mut idle_secs = 60u64;
     let mut reads = 20u32;
+    let mut latency_us = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--idle-secs" => idle_secs = args.next().context("number")?.parse()?,
             "--reads" => reads = args.next().context("number")?.parse()?,
-            _ => anyhow::bail!("usage: eid-bench [--idle-secs N] [--reads N]"),
+            "--card-latency-us" => latency_us = args.next().context("number")?.parse()?,
+            _ => {
+                anyhow::bail!("usage: eid-bench [--idle-secs N] [--reads N] [--card-latency-us N]")
+            }
         }
     }
     // As the kiosk's watcher does when it starts: the verification worker
@@ -59,7 +69,11 @@ fn main() -> Result<()> {
     // Single-APDU round trip: GET CARD DATA, repeated on a connected card.
     let pki_ec = TestPki::generate(KeyKind::Ec, "DPS Bench Root")?;
     let pki_rsa = TestPki::generate(KeyKind::Rsa, "DPS Bench Root RSA")?;
-    let card = pcscd.insert(0, CardImage::build(&CardSpec::default(), &pki_ec)?)?;
+    let slow = |mut spec: CardSpec| {
+        spec.behaviour.answer_delay_us = latency_us;
+        spec
+    };
+    let card = pcscd.insert(0, CardImage::build(&slow(CardSpec::default()), &pki_ec)?)?;
     let (rtt, rtt_mean) = {
         let c = connect_when_present(&ctx, &reader0)?;
         let mut buf = [0u8; 258];
@@ -82,6 +96,9 @@ fn main() -> Result<()> {
     wait_state(&ctx, &reader0, false)?;
     println!("date: {}", chrono_free_now());
     println!("load average at start: {}", loadavg());
+    if latency_us > 0 {
+        println!("virtual card answering each APDU after {latency_us} us (--card-latency-us)");
+    }
     println!(
         "single APDU round trip (GET CARD DATA, 2000 times): median {:.3} ms, mean {:.3} ms",
         ms(rtt),
@@ -110,7 +127,7 @@ fn main() -> Result<()> {
     ] {
         let mut trust = TrustStore::belgium();
         trust.add_pem(&pki.root_pem)?;
-        let card = pcscd.insert(0, CardImage::build(&spec, pki)?)?;
+        let card = pcscd.insert(0, CardImage::build(&slow(spec), pki)?)?;
         let _ = connect_when_present(&ctx, &reader0)?.disconnect(pcsc::Disposition::LeaveCard);
         // Per read: (total, before the first APDU, APDU phase, after the last
         // answer), and the round trip measured just before it (a busy
