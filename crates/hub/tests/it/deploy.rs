@@ -113,30 +113,27 @@ async fn export_to_a_date_and_as_json() {
                         molenbeek-saint-jean,32,cell,exact\r\n\
                         *,32,total,exact\r\n";
 
+    // The answers wanted with or without a running hub.
+    let answers = || {
+        let (ok, out, err) = export(&by_day);
+        assert!(ok, "{err}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+            want_by_day
+        );
+        let (ok, out, err) = export(&to_only);
+        assert!(ok, "{err}");
+        assert_eq!(out, want_to_only);
+    };
+
     // No hub running: the command opens the store.
-    let (ok, out, err) = export(&by_day);
-    assert!(ok, "{err}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
-        want_by_day
-    );
-    let (ok, out, err) = export(&to_only);
-    assert!(ok, "{err}");
-    assert_eq!(out, want_to_only);
+    answers();
     let (ok, _, err) = export(&["--from", "2026-03-05", "--to", "2026-03-01"]);
     assert!(!ok && err.contains("after"), "{err}");
 
     // While serving: the same answers through the admin channel.
     let hub = serve(d, &[]).unwrap();
-    let (ok, out, err) = export(&by_day);
-    assert!(ok, "{err}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
-        want_by_day
-    );
-    let (ok, out, err) = export(&to_only);
-    assert!(ok, "{err}");
-    assert_eq!(out, want_to_only);
+    answers();
     let (ok, out, err) = export(&[
         "--to",
         "2026-12-31",
