@@ -267,6 +267,44 @@ fn journey(group: &Group, lines: &Lines, r: &Reader, a: &Args, hz: f64) -> Resul
     })
 }
 
+/// The same measurements of either contender, from the `dps-kiosk: …` lines
+/// of `child` (the app, or the shim beside Chromium): start to first screen
+/// (with the phases met on the way), what it uses once settled, and the
+/// journey when a reader is given.
+fn measure(
+    group: &Group,
+    child: &mut Child,
+    started: Instant,
+    reader: Option<&Reader>,
+    a: &Args,
+    hz: f64,
+) -> Result<Figures> {
+    let lines = Lines::of(child)?;
+    let (first, phases) =
+        lines.wait("first-screen", started, Duration::from_secs(a.timeout_secs))?;
+    let start_ms = (first - started).as_secs_f64() * 1000.0;
+    let Settled {
+        pss_kb,
+        uss_kb,
+        per_process,
+        gl,
+        idle_pct,
+    } = measure_after_start(group, a, hz);
+    let journey = reader
+        .map(|r| journey(group, &lines, r, a, hz))
+        .transpose()?;
+    Ok(Figures {
+        start_ms,
+        pss_kb,
+        uss_kb,
+        per_process,
+        gl,
+        idle_pct,
+        journey,
+        phases,
+    })
+}
+
 fn run_app(app: &Path, a: &Args, hz: f64, reader: Option<&Reader>, run: usize) -> Result<Figures> {
     let display = dps_e2e::Display::start().map_err(|e| anyhow!("{e}"))?;
     let home = tempfile::tempdir()?;
@@ -293,32 +331,7 @@ fn run_app(app: &Path, a: &Args, hz: f64, reader: Option<&Reader>, run: usize) -
         .spawn()
         .with_context(|| format!("cannot start {}", app.display()))?;
     group.spawned(child.id());
-    let result = (|| {
-        let lines = Lines::of(&mut child)?;
-        let (first, phases) =
-            lines.wait("first-screen", started, Duration::from_secs(a.timeout_secs))?;
-        let start_ms = (first - started).as_secs_f64() * 1000.0;
-        let Settled {
-            pss_kb,
-            uss_kb,
-            per_process,
-            gl,
-            idle_pct,
-        } = measure_after_start(&group, a, hz);
-        let journey = reader
-            .map(|r| journey(&group, &lines, r, a, hz))
-            .transpose()?;
-        Ok(Figures {
-            start_ms,
-            pss_kb,
-            uss_kb,
-            per_process,
-            gl,
-            idle_pct,
-            journey,
-            phases,
-        })
-    })();
+    let result = measure(&group, &mut child, started, reader, a, hz);
     group.stop();
     let _ = child.wait();
     result
@@ -399,32 +412,11 @@ fn run_chromium(
         }
     };
     group.spawned(browser.id());
-    let result = (|| {
-        let lines = Lines::of(&mut shim)?;
-        let (first, _) =
-            lines.wait("first-screen", started, Duration::from_secs(a.timeout_secs))?;
-        let start_ms = (first - started).as_secs_f64() * 1000.0;
-        let Settled {
-            pss_kb,
-            uss_kb,
-            per_process,
-            gl,
-            idle_pct,
-        } = measure_after_start(&group, a, hz);
-        let journey = reader
-            .map(|r| journey(&group, &lines, r, a, hz))
-            .transpose()?;
-        Ok(Figures {
-            start_ms,
-            pss_kb,
-            uss_kb,
-            per_process,
-            gl,
-            idle_pct,
-            journey,
-            phases: Vec::new(),
-        })
-    })();
+    // The shim's start-up phases are not the app's: none are reported.
+    let result = measure(&group, &mut shim, started, reader, a, hz).map(|f| Figures {
+        phases: Vec::new(),
+        ..f
+    });
     group.stop();
     let _ = browser.wait();
     let _ = shim.wait();

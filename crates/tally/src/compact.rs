@@ -225,8 +225,9 @@ pub(crate) fn recover(data: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Bytes of every regular file under `dir` (sled's log, config, snapshots, blobs).
-fn dir_size(dir: &Path) -> Result<u64> {
+/// Bytes of every regular file under `dir` (sled's log, config, snapshots,
+/// blobs): what the compaction policy weighs, and what the benches print.
+pub fn dir_size(dir: &Path) -> Result<u64> {
     let mut n = 0;
     for e in std::fs::read_dir(dir).map_err(TallyError::io(dir))? {
         let e = e.map_err(TallyError::io(dir))?;

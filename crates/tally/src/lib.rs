@@ -21,7 +21,7 @@ pub mod simulate;
 mod store;
 mod types;
 
-pub use compact::{CompactPolicy, CompactStep, Compaction};
+pub use compact::{dir_size, CompactPolicy, CompactStep, Compaction};
 pub use error::{Result, TallyError};
 pub use settings::{StoreNotice, SETTINGS_FILE};
 pub use store::{

@@ -3,44 +3,20 @@
 //! `dps-hub export` with `--to` and `--format json`, on a stopped hub and
 //! through a running one.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 
 use dps_hub::SledStore;
 
 use crate::coord::{seed, set_cookie};
-use crate::process::admin;
+use crate::process::{admin, hub_cmd, start_serve, Hub};
 
-const BIN: &str = env!("CARGO_BIN_EXE_dps-hub");
-
-/// `dps-hub --data-dir DIR serve --bind 127.0.0.1:0 ARGS…`, killed on drop.
-struct Serving(Child, String);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path, args: &[&str]) -> Result<Serving, String> {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+/// `dps-hub --data-dir DIR serve --bind 127.0.0.1:0 ARGS…` (killed when the
+/// `Hub` drops) and its URL, or what it said on stderr when it refused.
+fn serve(dir: &Path, args: &[&str]) -> Result<(Hub, String), String> {
+    let (child, line, _) = start_serve(hub_cmd(dir), "127.0.0.1:0", args, Stdio::piped());
     match line.trim().strip_prefix("dps-hub: listening on ") {
-        Some(url) => Ok(Serving(child, url.to_owned())),
+        Some(url) => Ok((Hub(Some(child)), url.to_owned())),
         None => {
             let out = child.wait_with_output().unwrap();
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
@@ -137,30 +113,27 @@ async fn export_to_a_date_and_as_json() {
                         molenbeek-saint-jean,32,cell,exact\r\n\
                         *,32,total,exact\r\n";
 
+    // The answers wanted with or without a running hub.
+    let answers = || {
+        let (ok, out, err) = export(&by_day);
+        assert!(ok, "{err}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+            want_by_day
+        );
+        let (ok, out, err) = export(&to_only);
+        assert!(ok, "{err}");
+        assert_eq!(out, want_to_only);
+    };
+
     // No hub running: the command opens the store.
-    let (ok, out, err) = export(&by_day);
-    assert!(ok, "{err}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
-        want_by_day
-    );
-    let (ok, out, err) = export(&to_only);
-    assert!(ok, "{err}");
-    assert_eq!(out, want_to_only);
+    answers();
     let (ok, _, err) = export(&["--from", "2026-03-05", "--to", "2026-03-01"]);
     assert!(!ok && err.contains("after"), "{err}");
 
     // While serving: the same answers through the admin channel.
     let hub = serve(d, &[]).unwrap();
-    let (ok, out, err) = export(&by_day);
-    assert!(ok, "{err}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).unwrap(),
-        want_by_day
-    );
-    let (ok, out, err) = export(&to_only);
-    assert!(ok, "{err}");
-    assert_eq!(out, want_to_only);
+    answers();
     let (ok, out, err) = export(&[
         "--to",
         "2026-12-31",

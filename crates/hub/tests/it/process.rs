@@ -1,9 +1,10 @@
 //! The real `dps-hub` binary: admin commands while `serve` runs, the hub
 //! killed (SIGKILL) in the middle of a sync and restarted, graceful stop.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use dps_faultproxy::{Fault, FaultProxy};
@@ -16,7 +17,7 @@ use crate::common::*;
 const BIN: &str = env!("CARGO_BIN_EXE_dps-hub");
 
 /// Kills the hub if a test fails before stopping it.
-pub struct Hub(Option<Child>);
+pub struct Hub(pub Option<Child>);
 
 impl Drop for Hub {
     fn drop(&mut self) {
@@ -31,21 +32,35 @@ fn serve(dir: &Path, bind: &str) -> (Hub, String) {
     serve_with(dir, bind, &[])
 }
 
-/// `dps-hub --data-dir DIR EXTRA… serve --bind BIND`; returns its URL.
-pub fn serve_with(dir: &Path, bind: &str, extra: &[&str]) -> (Hub, String) {
-    let mut child = Command::new(BIN)
-        .args(["--data-dir", dir.to_str().unwrap()])
-        .args(extra)
+/// `CMD serve --bind BIND SERVE_ARGS…`, its stdout piped and its stderr to
+/// `stderr`: the child, its first line ("dps-hub: listening on URL" once it
+/// serves) and the rest of its stdout. Every test that runs the binary's
+/// server starts it here.
+pub fn start_serve<S: AsRef<OsStr>>(
+    mut cmd: Command,
+    bind: &str,
+    serve_args: &[S],
+    stderr: Stdio,
+) -> (Child, String, BufReader<ChildStdout>) {
+    let mut child = cmd
         .args(["serve", "--bind", bind])
+        .args(serve_args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    out.read_line(&mut line).unwrap();
+    (child, line, out)
+}
+
+/// `dps-hub --data-dir DIR EXTRA… serve --bind BIND`; returns its URL.
+pub fn serve_with(dir: &Path, bind: &str, extra: &[&str]) -> (Hub, String) {
+    let mut cmd = hub_cmd(dir);
+    cmd.args(extra);
+    let (child, line, _) = start_serve(cmd, bind, &[] as &[&str], Stdio::null());
     let url = line
         .trim()
         .strip_prefix("dps-hub: listening on ")
@@ -71,13 +86,7 @@ pub fn admin(dir: &Path, args: &[&str]) -> (bool, String, String) {
 
 pub fn terminate(mut hub: Hub) {
     let mut child = hub.0.take().unwrap();
-    let ok = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    sigterm(&child);
     let st = child.wait().unwrap();
     assert!(st.success(), "graceful stop exited with {st}");
 }
@@ -262,22 +271,17 @@ async fn tls_with_a_pinned_private_ca() {
     let d = dir.path();
     let (key, cert, ca) = test_certs(d);
     let data = d.join("hub");
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--bind", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line, _) = start_serve(
+        hub_cmd(&data),
+        "127.0.0.1:0",
+        &[
+            OsStr::new("--tls-cert"),
+            cert.as_os_str(),
+            OsStr::new("--tls-key"),
+            key.as_os_str(),
+        ],
+        Stdio::null(),
+    );
     let hub = Hub(Some(child));
     let port = line.trim().rsplit(':').next().unwrap().to_owned();
     assert!(line.contains("https://"), "{line}");
@@ -429,21 +433,8 @@ async fn admin_add_and_export_with_and_without_a_running_hub() {
 
 /// `dps-hub … serve --bind 127.0.0.1:0 SERVE_ARGS…` from `cmd`; returns the
 /// hub, its address and its stdout (for the "stopping" line).
-fn spawn_hub(
-    mut cmd: Command,
-    serve_args: &[&str],
-) -> (Hub, String, BufReader<std::process::ChildStdout>) {
-    let mut child = cmd
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(serve_args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
+fn spawn_hub(cmd: Command, serve_args: &[&str]) -> (Hub, String, BufReader<ChildStdout>) {
+    let (child, line, out) = start_serve(cmd, "127.0.0.1:0", serve_args, Stdio::null());
     let addr = line
         .trim()
         .strip_prefix("dps-hub: listening on http://")
@@ -452,7 +443,7 @@ fn spawn_hub(
     (Hub(Some(child)), addr, out)
 }
 
-fn hub_cmd(dir: &Path) -> Command {
+pub fn hub_cmd(dir: &Path) -> Command {
     let mut c = Command::new(BIN);
     c.arg("--data-dir").arg(dir);
     c

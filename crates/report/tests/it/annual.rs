@@ -3,7 +3,7 @@ use expect_test::expect;
 use dps_model::Code;
 use dps_report::annual_report;
 
-use crate::{cells, csv, run};
+use crate::{annual_exact, annual_tables, audit_lines, cells, csv, run};
 
 #[test]
 fn annual_report_covers_one_site_and_year_with_suppression() {
@@ -24,17 +24,7 @@ fn annual_report_covers_one_site_and_year_with_suppression() {
     )
     .unwrap();
     assert_eq!(r.total.value(), Some(61));
-    let all = [
-        &r.by_month,
-        &r.by_procedure,
-        &r.by_outcome,
-        &r.by_age_band,
-        &r.by_language,
-        &r.by_residence,
-        &r.by_channel,
-    ]
-    .map(csv)
-    .join("\n");
+    let all = annual_tables(&r).map(csv).join("\n");
     expect![[r#"
         month,visits,row,disclosure
         2021-03,42,cell,public
@@ -101,22 +91,8 @@ fn the_annual_tables_are_protected_together() {
         table 0 [2021-01] <10: 9..=9
         table 0 [2021-02] <10: 9..=9
     "#]]
-    .assert_eq(
-        &dps_report::audit(&[&month_alone])
-            .unwrap()
-            .iter()
-            .map(|r| format!("{r}\n"))
-            .collect::<String>(),
-    );
-    let all = [
-        &r.by_month,
-        &r.by_procedure,
-        &r.by_outcome,
-        &r.by_age_band,
-        &r.by_language,
-        &r.by_residence,
-        &r.by_channel,
-    ];
+    .assert_eq(&audit_lines(&[&month_alone]));
+    let all = annual_tables(&r);
     expect![[r#"
         month,visits,row,disclosure
         2021-01,<10,cell,public
@@ -159,25 +135,8 @@ fn the_annual_tables_are_protected_together() {
         table 5 [evere] x: 10..=18
         table 6 [eid] x: 10..=18
     "#]]
-    .assert_eq(
-        &dps_report::audit(&all)
-            .unwrap()
-            .iter()
-            .map(|r| format!("{r}\n"))
-            .collect::<String>(),
-    );
-    let exact: Vec<dps_report::Table> = [
-        "month",
-        "procedure",
-        "outcome",
-        "age_band",
-        "language",
-        "municipality",
-        "channel",
-    ]
-    .iter()
-    .map(|d| run(&cells, &format!("group_by={d}")))
-    .collect();
+    .assert_eq(&audit_lines(&all));
+    let exact = annual_exact(&cells);
     let exact: Vec<&dps_report::Table> = exact.iter().collect();
     assert_eq!(
         crate::oracle::leaks_joint(&all, &exact),

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use dps_model::{CellKey, Code};
-use dps_report::{Disclosure, Table, TalliesRequest};
+use dps_report::{AnnualReport, Disclosure, Table, TalliesRequest};
 
 /// A cell from one line: `day site procedure outcome language channel age_band residence visits`.
 pub fn cell(line: &str) -> (CellKey, u64) {
@@ -41,6 +41,45 @@ pub fn cells(text: &str) -> Vec<(CellKey, u64)> {
 pub fn run(cells: &[(CellKey, u64)], url: &str) -> Table {
     let req = TalliesRequest::from_url_query(url).unwrap();
     dps_report::run(cells.iter().map(|(k, v)| (k, *v)), &req).unwrap()
+}
+
+/// The annual report's tables, in the order of its fields.
+pub fn annual_tables(r: &AnnualReport) -> [&Table; 7] {
+    [
+        &r.by_month,
+        &r.by_procedure,
+        &r.by_outcome,
+        &r.by_age_band,
+        &r.by_language,
+        &r.by_residence,
+        &r.by_channel,
+    ]
+}
+
+/// The exact (unsuppressed) table of each of [`annual_tables`]' dimensions
+/// over `cells`, in the same order: what an auditor compares them with.
+pub fn annual_exact(cells: &[(CellKey, u64)]) -> Vec<Table> {
+    [
+        "month",
+        "procedure",
+        "outcome",
+        "age_band",
+        "language",
+        "municipality",
+        "channel",
+    ]
+    .iter()
+    .map(|d| run(cells, &format!("group_by={d}")))
+    .collect()
+}
+
+/// What the joint audit says a reader can work out, one line per hidden count.
+pub fn audit_lines(tables: &[&Table]) -> String {
+    dps_report::audit(tables)
+        .unwrap()
+        .iter()
+        .map(|r| format!("{r}\n"))
+        .collect()
 }
 
 /// The CSV with `\n` line ends, for readable expectations.

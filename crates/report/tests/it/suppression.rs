@@ -1,10 +1,10 @@
 use expect_test::expect;
 use proptest::prelude::*;
 
-use dps_report::{audit, Count, Suppressed, Table};
+use dps_report::{Count, Suppressed, Table};
 
 use crate::oracle::{leaks, leaks_joint};
-use crate::{cell, csv, grid, public, run};
+use crate::{annual_exact, annual_tables, audit_lines, cell, csv, grid, public, run};
 
 const OUTCOMES: [&str; 3] = ["booked", "waiting", "refused"];
 
@@ -191,15 +191,6 @@ fn remark(exact: &Table, marks: &[&str]) -> Table {
         };
     }
     t
-}
-
-/// What the joint audit says a reader can work out, one line per hidden count.
-fn audit_lines(tables: &[&Table]) -> String {
-    audit(tables)
-        .unwrap()
-        .iter()
-        .map(|r| format!("{r}\n"))
-        .collect()
 }
 
 #[test]
@@ -443,11 +434,8 @@ proptest! {
         }
         let site = dps_model::Code::new("dps-nord").unwrap();
         let r = dps_report::annual_report(cells.iter().map(|(k, v)| (k, *v)), &site, 2021).unwrap();
-        let public = [&r.by_month, &r.by_procedure, &r.by_outcome, &r.by_age_band, &r.by_language, &r.by_residence, &r.by_channel];
-        let exact: Vec<Table> = ["month", "procedure", "outcome", "age_band", "language", "municipality", "channel"]
-            .iter()
-            .map(|d| run(&cells, &format!("group_by={d}")))
-            .collect();
+        let public = annual_tables(&r);
+        let exact = annual_exact(&cells);
         let exact: Vec<&Table> = exact.iter().collect();
         prop_assert_eq!(r.total, r.by_month.grand_total());
         prop_assert_eq!(leaks_joint(&public, &exact), Vec::<String>::new());

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dps_tally::simulate::{simulate, SimParams, VisitGen};
-use dps_tally::{Site, TallyError, TallyStore};
+use dps_tally::{dir_size, Site, TallyError, TallyStore};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -41,19 +41,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn du(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => du(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -113,10 +100,10 @@ fn run(dir: &Path, commits: usize, two_years: u64) -> Result<(), TallyError> {
     simulate(&store, &p)?;
     let cells = store.cells()?.len();
     drop(store);
+    let size = dir_size(&d2)?;
     println!(
-        "store size per 10,000 visits over 30 days: {} bytes ({:.1} MiB), {cells} cells",
-        du(&d2),
-        du(&d2) as f64 / 1048576.0
+        "store size per 10,000 visits over 30 days: {size} bytes ({:.1} MiB), {cells} cells",
+        size as f64 / 1048576.0
     );
 
     // 3. Two years, then `tally show`.
@@ -138,12 +125,13 @@ fn run(dir: &Path, commits: usize, two_years: u64) -> Result<(), TallyError> {
     let totals = store.totals()?;
     let json = serde_json::to_string(&totals).map_err(|e| TallyError::Damaged(e.to_string()))?;
     let show = t.elapsed();
+    let size = dir_size(&d3)?;
     println!(
         "two years ({two_years} visits, simulated in {:.1} s): {} cells, {} bytes on disk ({:.1} MiB); tally show (open + totals + JSON, {} bytes) {:.0} ms",
         sim.as_secs_f64(),
         totals.len(),
-        du(&d3),
-        du(&d3) as f64 / 1048576.0,
+        size,
+        size as f64 / 1048576.0,
         json.len(),
         ms(show)
     );

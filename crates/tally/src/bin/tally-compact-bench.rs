@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use dps_tally::simulate::{simulate, SimParams, VisitGen};
-use dps_tally::{CompactPolicy, Compaction, Site, TallyError, TallyStore};
+use dps_tally::{dir_size, CompactPolicy, Compaction, Site, TallyError, TallyStore};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -38,19 +38,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn du(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => du(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 fn mb(n: u64) -> String {
@@ -106,7 +93,7 @@ fn run(dir: &Path, passes: u64) -> Result<(), TallyError> {
             let store = TallyStore::open_with(&d1, Utc::now(), never())?.store;
             simulate(&store, &two_years())?;
         }
-        let before = du(&d1);
+        let before = dir_size(&d1)?;
         let t = Instant::now();
         let o = TallyStore::open_with(&d1, Utc::now(), CompactPolicy::always())?;
         let open = t.elapsed();
@@ -138,20 +125,21 @@ fn run(dir: &Path, passes: u64) -> Result<(), TallyError> {
                         simulate(&store, &two_years())?;
                     }
                 }
-                let after_pass = du(&d);
+                let after_pass = dir_size(&d)?;
                 let t = Instant::now();
                 let o = TallyStore::open_with(&d, Utc::now(), policy)?;
                 let open = t.elapsed();
                 let cells = o.store.cells()?.len();
                 drop(o.store);
+                let opened = mb(dir_size(&d)?);
                 println!(
                     "  {label}, {policy_label}: {cells} cells, {} after the pass; open {} ms, {}; {} after",
                     mb(after_pass),
                     open.as_millis(),
                     describe(&o.compaction),
-                    mb(du(&d))
+                    opened
                 );
-                line.push(mb(du(&d)));
+                line.push(opened);
             }
             println!(
                 "{label}, {policy_label}: opened sizes {}",

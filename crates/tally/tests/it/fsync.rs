@@ -11,7 +11,9 @@
 //! point leaves directories that the next open sorts out.
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::{Command, Output};
 
 const CHILD: &str = env!("CARGO_BIN_EXE_tally-crash-child");
 
@@ -31,11 +33,10 @@ fn strace_unusable() -> Option<String> {
     }
 }
 
-#[test]
-fn every_acknowledged_visit_was_fsynced_first() {
-    // `make test` sets DPS_TEST_STRACE=1: there a missing or unusable strace
-    // fails the test, so CI cannot pass without having checked. Elsewhere the
-    // test says why it did not run.
+/// Whether a strace test runs here. `make test` sets DPS_TEST_STRACE=1:
+/// there a missing or unusable strace fails the test, so CI cannot pass
+/// without having checked. Elsewhere the test says why it did not run.
+fn strace_gate() -> bool {
     let required = std::env::var("DPS_TEST_STRACE").is_ok_and(|v| v == "1");
     if let Some(why) = strace_unusable() {
         assert!(
@@ -43,20 +44,41 @@ fn every_acknowledged_visit_was_fsynced_first() {
             "DPS_TEST_STRACE=1 but {why} (apt-get install strace)"
         );
         println!("skipped: {why}; DPS_TEST_STRACE is not 1 (make test sets it)");
+        return false;
+    }
+    true
+}
+
+/// The crash child with `args`, its `syscalls` traced into `trace` (every
+/// thread, file descriptors named by path).
+fn traced<S: AsRef<OsStr>>(syscalls: &str, trace: &Path, args: &[S]) -> Output {
+    Command::new("strace")
+        .args(["-f", "-y", "-qq", "-s", "16", "-e"])
+        .arg(syscalls)
+        .arg("-o")
+        .arg(trace)
+        .arg(CHILD)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_acknowledged_visit_was_fsynced_first() {
+    if !strace_gate() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
     let trace = d.path().join("trace.txt");
-    let out = Command::new("strace")
-        .args(["-f", "-y", "-qq", "-s", "16", "-e"])
-        .arg("trace=write,pwrite64,pwritev,pwritev2,fdatasync,fsync,sync_file_range")
-        .arg("-o")
-        .arg(&trace)
-        .arg(CHILD)
-        .arg(d.path().join("data"))
-        .args(["7", "40"])
-        .output()
-        .unwrap();
+    let out = traced(
+        "trace=write,pwrite64,pwritev,pwritev2,fdatasync,fsync,sync_file_range",
+        &trace,
+        &[
+            d.path().join("data").as_os_str(),
+            "7".as_ref(),
+            "40".as_ref(),
+        ],
+    );
     assert!(
         out.status.success(),
         "strace/child failed: {}",
@@ -202,13 +224,7 @@ fn calls(text: &str) -> Vec<Call> {
 
 #[test]
 fn a_compaction_makes_each_step_durable_before_the_next() {
-    let required = std::env::var("DPS_TEST_STRACE").is_ok_and(|v| v == "1");
-    if let Some(why) = strace_unusable() {
-        assert!(
-            !required,
-            "DPS_TEST_STRACE=1 but {why} (apt-get install strace)"
-        );
-        println!("skipped: {why}; DPS_TEST_STRACE is not 1 (make test sets it)");
+    if !strace_gate() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -222,19 +238,17 @@ fn a_compaction_makes_each_step_durable_before_the_next() {
     assert!(made.status.success(), "{made:?}");
     let trace = d.path().join("trace.txt");
     // One compaction, traced; the child aborts right after its last step.
-    let out = Command::new("strace")
-        .args(["-f", "-y", "-qq", "-s", "16", "-e"])
-        .arg(
-            "trace=write,pwrite64,pwritev,pwritev2,fdatasync,fsync,rename,renameat,renameat2,\
-             unlink,unlinkat,rmdir",
-        )
-        .arg("-o")
-        .arg(&trace)
-        .arg(CHILD)
-        .arg(&data)
-        .args(["0", "compact", "Done"])
-        .output()
-        .unwrap();
+    let out = traced(
+        "trace=write,pwrite64,pwritev,pwritev2,fdatasync,fsync,rename,renameat,renameat2,\
+         unlink,unlinkat,rmdir",
+        &trace,
+        &[
+            data.as_os_str(),
+            "0".as_ref(),
+            "compact".as_ref(),
+            "Done".as_ref(),
+        ],
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).is_empty(),
         "strace/child: {out:?}"
