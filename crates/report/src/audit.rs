@@ -93,6 +93,37 @@ pub(crate) struct Equation {
     pub members: Vec<usize>,
 }
 
+/// Appends the line equations of one table with margins to `eqs`: an item
+/// is a member of the line, one per (total, axis), whose total is the item
+/// with one more column summed out. `total_of(item's key, axis)` is that
+/// total's term, or `None` when `axis` is summed out in the key already or
+/// the table does not publish that total. Equations come in the order their
+/// first member is met. The one rule both the audit and the suppression read
+/// a table's equations by.
+pub(crate) fn line_equations<K>(
+    eqs: &mut Vec<Equation>,
+    n: usize,
+    items: impl IntoIterator<Item = (K, usize)>,
+    total_of: impl Fn(&K, usize) -> Option<usize>,
+) {
+    let mut eq_of: FxHashMap<(usize, usize), usize> = FxHashMap::default();
+    for (k, i) in items {
+        for axis in 0..n {
+            let Some(total) = total_of(&k, axis) else {
+                continue;
+            };
+            let e = *eq_of.entry((total, axis)).or_insert_with(|| {
+                eqs.push(Equation {
+                    total,
+                    members: Vec::new(),
+                });
+                eqs.len() - 1
+            });
+            eqs[e].members.push(i);
+        }
+    }
+}
+
 /// The terms and equations of one publication.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Equations {
@@ -462,27 +493,18 @@ pub fn audit(tables: &[&Table]) -> Result<Vec<TermRange>, AuditError> {
             index.insert(r.keys.as_slice(), i);
         }
         // Lines: the item with one more column summed out is the total.
-        let mut eq_of: FxHashMap<(usize, usize), usize> = FxHashMap::default();
-        for (keys, &i) in &index {
-            for axis in 0..n {
-                if keys[axis].is_none() {
-                    continue;
-                }
+        line_equations(
+            &mut eqs,
+            n,
+            index.iter().map(|(keys, &i)| (*keys, i)),
+            |keys, axis| {
+                // A column summed out already gives no line.
+                keys[axis].as_ref()?;
                 let mut k = keys.to_vec();
                 k[axis] = None;
-                let Some(&total) = index.get(k.as_slice()) else {
-                    continue;
-                };
-                let e = *eq_of.entry((total, axis)).or_insert_with(|| {
-                    eqs.push(Equation {
-                        total,
-                        members: Vec::new(),
-                    });
-                    eqs.len() - 1
-                });
-                eqs[e].members.push(i);
-            }
-        }
+                index.get(k.as_slice()).copied()
+            },
+        );
     }
     let Some(g) = grand else {
         return Ok(vec![]);

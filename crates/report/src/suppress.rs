@@ -70,7 +70,9 @@ use std::collections::{BTreeMap, VecDeque};
 use rustc_hash::FxHashMap;
 
 use crate::aggregate::{Key, ALL};
-use crate::audit::{AuditError, Component, Dir, Equation, Equations, Known, Lp, Optimum};
+use crate::audit::{
+    line_equations, AuditError, Component, Dir, Equation, Equations, Known, Lp, Optimum,
+};
 use crate::table::{Count, Suppressed};
 
 /// Largest count that is primary-suppressed.
@@ -110,29 +112,21 @@ impl System {
     pub fn table(n: usize, items: &[(Key, u64)]) -> System {
         let index: FxHashMap<&Key, usize> =
             items.iter().enumerate().map(|(i, (k, _))| (k, i)).collect();
-        let mut eq_of: FxHashMap<(usize, usize), usize> = FxHashMap::default();
         let mut eqs: Vec<Equation> = Vec::new();
-        for (i, (k, _)) in items.iter().enumerate() {
-            for axis in 0..n {
+        line_equations(
+            &mut eqs,
+            n,
+            items.iter().enumerate().map(|(i, (k, _))| (k, i)),
+            |k, axis| {
                 if k[axis] == ALL {
-                    continue;
+                    return None;
                 }
-                let mut t = *k;
+                let mut t = **k;
                 t[axis] = ALL;
                 // A total the table does not publish (wide tables) gives no equation.
-                let Some(&total) = index.get(&t) else {
-                    continue;
-                };
-                let e = *eq_of.entry((total, axis)).or_insert_with(|| {
-                    eqs.push(Equation {
-                        total,
-                        members: Vec::new(),
-                    });
-                    eqs.len() - 1
-                });
-                eqs[e].members.push(i);
-            }
-        }
+                index.get(&t).copied()
+            },
+        );
         System {
             values: items.iter().map(|c| c.1).collect(),
             cell: items
