@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use dps_controller::{Command, Kiosk, Screen};
 use dps_eid::{CardAddress, CardData, Event as CardEvent, SignatureStatus};
 use dps_flow::{AbandonReason, Event, ViewKind};
@@ -29,7 +29,7 @@ struct Resident {
     how: u8,
 }
 
-use dps_person::synthetic::{national_number, word};
+use dps_person::synthetic::{national_number, number_and_date_forms, word};
 
 fn residents(n: usize) -> Vec<Resident> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(200);
@@ -92,27 +92,10 @@ fn card(r: &Resident) -> CardEvent {
 
 /// Every way the resident's identifying data could be written.
 fn needles(r: &Resident) -> Vec<Vec<u8>> {
-    let d = &r.number;
-    let (y, m, dd) = (r.birth.year(), r.birth.month(), r.birth.day());
-    let mut v = vec![
-        d.clone(),
-        format!(
-            "{}.{}.{}-{}.{}",
-            &d[0..2],
-            &d[2..4],
-            &d[4..6],
-            &d[6..9],
-            &d[9..11]
-        ),
-        format!("{}-{}-{}", &d[0..6], &d[6..9], &d[9..11]),
-        format!("{} {} {}", &d[0..6], &d[6..9], &d[9..11]),
-        format!("{y:04}-{m:02}-{dd:02}"),
-        format!("{dd:02}.{m:02}.{y:04}"),
-        format!("{dd:02}/{m:02}/{y:04}"),
-        format!("{dd:02}-{m:02}-{y:04}"),
-        format!("{y:04}{m:02}{dd:02}"),
-        format!("{dd:02}{m:02}{y:04}"),
-    ];
+    let mut v: Vec<String> = number_and_date_forms(&r.number, r.birth)
+        .into_iter()
+        .map(|(_, form)| form)
+        .collect();
     for w in [&r.surname, &r.given, &r.street, &r.birth_place] {
         v.push(w.clone());
         v.push(w.to_uppercase());

@@ -23,7 +23,7 @@ use dps_controller::{Command, Kiosk, Screen};
 use dps_eid::{CardAddress, CardData, Event as CardEvent, SignatureStatus};
 use dps_flow::{AbandonReason, Event, ViewKind};
 use dps_model::Language;
-use dps_person::synthetic::{national_number, word};
+use dps_person::synthetic::{national_number, number_and_date_forms, word};
 use dps_person::{NationalNumber, PartialDate, SecretString, Zeroizing};
 use dps_tally::TallyStore;
 use rand::{Rng, SeedableRng};
@@ -112,41 +112,16 @@ fn residents(n: usize) -> Vec<Resident> {
 fn needles(r: &Resident) -> Vec<(&'static str, String)> {
     let d = &r.number;
     let (y, m, dd) = (r.birth.year(), r.birth.month(), r.birth.day());
-    let mut v = vec![
-        ("national number", d.clone()),
+    let mut v = number_and_date_forms(d, r.birth);
+    v.extend([
         ("national number without check digits", d[..9].to_owned()),
-        (
-            "national number, dotted",
-            format!(
-                "{}.{}.{}-{}.{}",
-                &d[0..2],
-                &d[2..4],
-                &d[4..6],
-                &d[6..9],
-                &d[9..11]
-            ),
-        ),
-        (
-            "national number, dashed",
-            format!("{}-{}-{}", &d[0..6], &d[6..9], &d[9..11]),
-        ),
-        (
-            "national number, spaced",
-            format!("{} {} {}", &d[0..6], &d[6..9], &d[9..11]),
-        ),
-        ("birth date", format!("{y:04}-{m:02}-{dd:02}")),
-        ("birth date", format!("{dd:02}.{m:02}.{y:04}")),
-        ("birth date", format!("{dd:02}/{m:02}/{y:04}")),
-        ("birth date", format!("{dd:02}-{m:02}-{y:04}")),
-        ("birth date", format!("{y:04}{m:02}{dd:02}")),
-        ("birth date", format!("{dd:02}{m:02}{y:04}")),
         ("surname", r.surname.clone()),
         ("given name", r.given[0].clone()),
         ("given name", r.given[1].clone()),
         ("given names", r.given.join(" ")),
         ("street", r.street.clone()),
         ("birth place", r.birth_place.clone()),
-    ];
+    ]);
     // The card's text forms in all three languages, whichever this card uses.
     for months in MONTHS {
         let mon = months[m as usize - 1];

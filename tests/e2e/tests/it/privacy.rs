@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate};
 use dps_e2e::{enabled, Error, Kiosk};
-use dps_person::synthetic::{national_number, word};
+use dps_person::synthetic::{national_number, number_and_date_forms, word};
 use dps_vcard::harness::Pcscd;
 use dps_vcard::{CardImage, CardSpec, KeyKind, TestPki};
 use rand::{Rng, SeedableRng};
@@ -87,28 +87,11 @@ fn residents(n: usize) -> Vec<Resident> {
 fn needles(r: &Resident) -> Vec<Vec<u8>> {
     let d = &r.number;
     let (y, m, dd) = (r.birth.year(), r.birth.month(), r.birth.day());
-    let mut text = vec![
-        d.clone(),
-        format!(
-            "{}.{}.{}-{}.{}",
-            &d[0..2],
-            &d[2..4],
-            &d[4..6],
-            &d[6..9],
-            &d[9..11]
-        ),
-        format!("{}-{}-{}", &d[0..6], &d[6..9], &d[9..11]),
-        format!("{} {} {}", &d[0..6], &d[6..9], &d[9..11]),
-        format!("{y:04}-{m:02}-{dd:02}"),
-        format!("{dd:02}.{m:02}.{y:04}"),
-        format!("{dd:02}/{m:02}/{y:04}"),
-        format!("{dd:02}-{m:02}-{y:04}"),
-        format!("{dd:02}{m:02}{y:04}"),
-        format!("{y:04}{m:02}{dd:02}"),
-        r.surname.clone(),
-        r.given.clone(),
-        r.street.clone(),
-    ];
+    let mut text: Vec<String> = number_and_date_forms(d, r.birth)
+        .into_iter()
+        .map(|(_, form)| form)
+        .collect();
+    text.extend([r.surname.clone(), r.given.clone(), r.street.clone()]);
     text.extend(r.given.split(' ').map(str::to_owned));
     for months in [MONTHS_FR, MONTHS_NL, MONTHS_DE] {
         text.push(format!("{dd:02} {} {y:04}", months[m as usize - 1]));
