@@ -131,7 +131,7 @@ pub enum TimeGrain {
 }
 
 impl TimeGrain {
-    /// The first day of `day`'s bucket (what PostgreSQL's `date_trunc` gives).
+    /// The first day of `day`'s bucket (Monday for a week).
     pub fn start(self, day: NaiveDate) -> NaiveDate {
         use chrono::Datelike;
         match self {
@@ -429,8 +429,7 @@ pub fn advance_watermark(current: u64, after: u64, upto: u64) -> u64 {
 /// A push's cells with repeated keys merged by maximum, in key order. A
 /// store reads each stored cell before the push, so without this a later
 /// entry of one key would overwrite an earlier, larger one (and `stored`
-/// would count one cell twice); PostgreSQL's `ON CONFLICT` may not touch one
-/// row twice in a statement either.
+/// would count one cell twice).
 pub fn merged_cells(req: &PushRequest) -> BTreeMap<&CellKey, PnCount> {
     let mut merged: BTreeMap<&CellKey, PnCount> = BTreeMap::new();
     for c in &req.cells {

@@ -56,16 +56,10 @@ impl From<ExportRequest> for TalliesRequest {
     }
 }
 
-/// What the store must keep for `q`: its days, filters and the dimensions
-/// it groups by (see [`CellQuery::of`]).
-pub fn cell_query(q: &Query) -> CellQuery {
-    CellQuery::of(q)
-}
-
 /// Cells for `q`, summed over replicas and over every dimension and day
 /// `q` does not look at; dps-report then makes the table.
 pub fn cells_for(store: &dyn Store, q: &Query) -> Result<Vec<(CellKey, u64)>, StoreError> {
-    store.query_cells(&cell_query(q))
+    store.query_cells(&CellQuery::of(q))
 }
 
 pub fn table(store: &dyn Store, req: &TalliesRequest) -> Result<Table, CoordError> {
@@ -136,11 +130,11 @@ pub fn dashboard(store: &dyn Store, q: &Query) -> Result<Dashboard, CoordError> 
     let menus = in_range(vec![D::Site, D::Procedure, D::Outcome]);
     let years = in_range(vec![D::Site, D::Year]);
     let sets = store.query_cells_many(&[
-        cell_query(&weeks),
-        cell_query(&places),
-        cell_query(&people),
-        cell_query(&menus),
-        cell_query(&years),
+        CellQuery::of(&weeks),
+        CellQuery::of(&places),
+        CellQuery::of(&people),
+        CellQuery::of(&menus),
+        CellQuery::of(&years),
     ])?;
     let [weeks_c, places_c, people_c, menus_c, years_c]: [Vec<(CellKey, u64)>; 5] =
         sets.try_into().map_err(|_| {

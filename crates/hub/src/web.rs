@@ -26,7 +26,7 @@ use crate::auth::{self, Login};
 use crate::coord;
 use crate::i18n::Lang;
 use crate::secret;
-use crate::store::{Session, StoreError};
+use crate::store::Session;
 
 pub const SESSION_COOKIE: &str = "dps_session";
 pub const LOGIN_CSRF_COOKIE: &str = "dps_login_csrf";
@@ -91,9 +91,14 @@ pub fn openapi_document() -> serde_json::Value {
 
 // ---- plumbing ----
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiErr> {
+/// Runs store work off the async threads; its error becomes the JSON error
+/// its type maps to, and a panicked task a 500.
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiErr>
+where
+    ApiErr: From<E>,
+{
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(ApiErr::from),
         Err(_) => Err(internal()),
@@ -127,6 +132,12 @@ pub fn public_url_is_https(url: &str) -> Result<bool, String> {
         return Err(format!("{url:?} has no host name"));
     }
     Ok(https)
+}
+
+impl From<coord::CoordError> for ApiErr {
+    fn from(e: coord::CoordError) -> ApiErr {
+        coord_err(e)
+    }
 }
 
 /// The JSON error a failed tallies computation answers with: the caller's
@@ -394,12 +405,7 @@ async fn api_tallies(
     let store = st.store.clone();
     let fmt = req.format;
     let disclosure = req.disclosure;
-    let body = match tokio::task::spawn_blocking(move || coord::export(store.as_ref(), &req)).await
-    {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return Err(coord_err(e)),
-        Err(_) => return Err(internal()),
-    };
+    let body = blocking(move || coord::export(store.as_ref(), &req)).await?;
     let mut r = Response::new(Body::from(body));
     let h = r.headers_mut();
     h.insert(
@@ -523,17 +529,12 @@ async fn dashboard(
     };
     let store = st.store.clone();
     let query = req.query.clone();
-    let joined = tokio::task::spawn_blocking(move || {
+    let (figures, devices) = blocking(move || {
         let figures = coord::dashboard(store.as_ref(), &query)?;
         let devices = store.devices()?;
         Ok::<_, coord::CoordError>((figures, devices))
     })
-    .await;
-    let (figures, devices) = match joined {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => return Err(coord_err(e)),
-        Err(_) => return Err(internal()),
-    };
+    .await?;
     let html = render_dashboard(l, &p, &req.query, &session, &figures, &devices);
     Ok(page(StatusCode::OK, html))
 }
@@ -797,7 +798,7 @@ fn continuous_weeks(q: &Query, t: &Table) -> Vec<(String, dps_report::Count)> {
         let (y, w) = label.split_once("-W")?;
         NaiveDate::from_isoywd_opt(y.parse().ok()?, w.parse().ok()?, Weekday::Mon)
     };
-    let monday = |d: NaiveDate| d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+    let monday = |d| crate::store::TimeGrain::Week.start(d);
     let counts: std::collections::BTreeMap<NaiveDate, dps_report::Count> = t
         .rows
         .iter()
@@ -1082,12 +1083,7 @@ async fn report_page(
     let store = st.store.clone();
     let year = p.year;
     let s2 = site.clone();
-    let report =
-        match tokio::task::spawn_blocking(move || coord::annual(store.as_ref(), &s2, year)).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err(coord_err(e)),
-            Err(_) => return Err(internal()),
-        };
+    let report = blocking(move || coord::annual(store.as_ref(), &s2, year)).await?;
     let title = format!("{} {} — {}", l.t("report-title"), site.as_str(), year);
     let mut h = head(l, &title);
     let _ = write!(
