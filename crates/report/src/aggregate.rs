@@ -213,6 +213,7 @@ impl Aggregate {
         match disclosure {
             Disclosure::Exact => Ok(self.assemble(
                 disclosure,
+                &self.cells,
                 self.cells.iter().map(|c| Count::Shown(c.1)).collect(),
                 &margins,
                 margins.iter().map(|c| Count::Shown(c.1)).collect(),
@@ -224,7 +225,7 @@ impl Aggregate {
                 match suppress::protect(&sys).map_err(QueryError::from)? {
                     suppress::Outcome::Marks(mut marks) => {
                         let rest = marks.split_off(self.cells.len());
-                        Ok(self.assemble(disclosure, marks, &margins, rest))
+                        Ok(self.assemble(disclosure, &self.cells, marks, &margins, rest))
                     }
                     suppress::Outcome::Withhold(_) => Ok(self.withheld()),
                 }
@@ -266,22 +267,21 @@ impl Aggregate {
         let mut g: Key = [0; MAX_DIMS];
         g[..n].fill(ALL);
         let cells: &[(Key, u64)] = if withheld { &[] } else { &self.cells };
-        let view = Aggregate {
-            dims: self.dims.clone(),
-            cells: cells.to_vec(),
-            names: self.names.clone(),
-        };
-        view.assemble(
+        self.assemble(
             Disclosure::Public,
+            cells,
             cell_marks,
             &[(g, self.grand_total())],
             vec![grand],
         )
     }
 
+    /// The table of `cells` (this aggregate's, or none for a withheld
+    /// table) with their counts and margins.
     fn assemble(
         &self,
         disclosure: Disclosure,
+        cells: &[(Key, u64)],
         cell_counts: Vec<Count>,
         margins: &[(Key, u64)],
         margin_counts: Vec<Count>,
@@ -290,13 +290,13 @@ impl Aggregate {
         let mut labels: Vec<FxHashMap<u32, Arc<str>>> = vec![FxHashMap::default(); n];
         let rows = if n == 0 {
             // No grouping: the single row is the grand total (0 when nothing matched).
-            let total = self.cells.first().map_or(0, |c| c.1);
+            let total = cells.first().map_or(0, |c| c.1);
             vec![Row {
                 keys: vec![],
                 visits: cell_counts.first().copied().unwrap_or(Count::Shown(total)),
             }]
         } else {
-            self.cells
+            cells
                 .iter()
                 .zip(cell_counts)
                 .map(|(c, v)| self.row(&mut labels, &c.0, v))
