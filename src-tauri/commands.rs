@@ -151,10 +151,7 @@ async fn enrol(shared: &Shared, hub: &str, code: &str) -> Result<(), IpcError> {
 /// The support bundle on the USB stick. Off the window's threads: the
 /// doctor asks pcscd and the hub, and fsyncs the stick.
 async fn support_bundle(data_dir: std::path::PathBuf) -> Result<std::path::PathBuf, IpcError> {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .ok();
-    let roots = dps_cli::support::media_roots(user.as_deref());
+    let roots = dps_cli::support::media_roots(dps_cli::support::current_user().as_deref());
     tauri::async_runtime::spawn_blocking(move || {
         dps_cli::support::to_usb_stick(&data_dir, &roots, Utc::now())
     })
@@ -173,7 +170,7 @@ async fn support_bundle(data_dir: std::path::PathBuf) -> Result<std::path::PathB
 /// resident, and printed only for the bench.
 #[tauri::command]
 pub fn first_screen(mark: Option<String>) {
-    if std::env::var_os("DPS_BENCH_READY").is_none_or(|v| v != "1") {
+    if !crate::bench() {
         return;
     }
     match mark {

@@ -69,6 +69,14 @@ pub fn media_roots(user: Option<&str>) -> Vec<PathBuf> {
     v
 }
 
+/// The user the session runs as (`USER`, else `LOGNAME`): udisks mounts
+/// their sticks under a directory of that name.
+pub fn current_user() -> Option<String> {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+}
+
 /// The first stick (sub-directory, in name order) under the first root
 /// that has one.
 pub fn first_stick(roots: &[PathBuf]) -> Option<PathBuf> {
@@ -131,10 +139,7 @@ pub fn run(a: SupportArgs, g: &Global) -> ExitCode {
     let data_dir = g.data_dir();
     let out = match a.out.clone().or_else(|| {
         default_out(
-            std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .ok()
-                .as_deref(),
+            current_user().as_deref(),
             std::env::var_os("HOME").map(PathBuf::from).as_deref(),
             &[Path::new("/media"), Path::new("/run/media")],
         )
@@ -168,23 +173,9 @@ pub fn run(a: SupportArgs, g: &Global) -> ExitCode {
 /// mounts sticks at `/media/USER/LABEL` or `/run/media/USER/LABEL`), else
 /// `home`.
 pub fn default_out(user: Option<&str>, home: Option<&Path>, bases: &[&Path]) -> Option<PathBuf> {
-    if let Some(user) = user.filter(|u| !u.is_empty()) {
-        for base in bases {
-            let Ok(rd) = std::fs::read_dir(base.join(user)) else {
-                continue;
-            };
-            let mut sticks: Vec<PathBuf> = rd
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect();
-            sticks.sort();
-            if let Some(s) = sticks.into_iter().next() {
-                return Some(s);
-            }
-        }
-    }
-    home.map(Path::to_owned)
+    user.filter(|u| !u.is_empty())
+        .and_then(|u| first_stick(&bases.iter().map(|b| b.join(u)).collect::<Vec<_>>()))
+        .or_else(|| home.map(Path::to_owned))
 }
 
 /// A line per fact about this machine the helpdesk asks first.
