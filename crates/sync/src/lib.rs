@@ -211,20 +211,22 @@ pub fn record(
     now: DateTime<Utc>,
     result: &Result<SyncReport, SyncError>,
 ) -> Result<(), SourceError> {
-    src.put_setting(LAST_ATTEMPT, &now.to_rfc3339())?;
+    // One write of the settings file per attempt (a visit wakes the sync).
+    let now = now.to_rfc3339();
     match result {
-        Ok(r) => {
-            src.put_setting(LAST_SUCCESS, &now.to_rfc3339())?;
-            src.put_setting(LAST_ERROR, "")?;
-            src.put_setting(LAST_ERROR_CODE, "")?;
-            src.put_setting(CLOCK_SKEW, &r.clock_skew_secs.to_string())?;
-        }
-        Err(e) => {
-            src.put_setting(LAST_ERROR, &e.plain())?;
-            src.put_setting(LAST_ERROR_CODE, e.code())?;
-        }
+        Ok(r) => src.put_settings(&[
+            (LAST_ATTEMPT, &now),
+            (LAST_SUCCESS, &now),
+            (LAST_ERROR, ""),
+            (LAST_ERROR_CODE, ""),
+            (CLOCK_SKEW, &r.clock_skew_secs.to_string()),
+        ]),
+        Err(e) => src.put_settings(&[
+            (LAST_ATTEMPT, &now),
+            (LAST_ERROR, &e.plain()),
+            (LAST_ERROR_CODE, e.code()),
+        ]),
     }
-    Ok(())
 }
 
 /// What one complete sync did.

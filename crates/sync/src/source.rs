@@ -43,6 +43,13 @@ pub trait ReplicaSource: Send + Sync {
     fn pending_count(&self) -> Result<u64, SourceError>;
     fn get_setting(&self, key: &str) -> Result<Option<String>, SourceError>;
     fn put_setting(&self, key: &str, value: &str) -> Result<(), SourceError>;
+    /// Several settings at once; a store that can writes them in one go.
+    fn put_settings(&self, pairs: &[(&str, &str)]) -> Result<(), SourceError> {
+        for (key, value) in pairs {
+            self.put_setting(key, value)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -207,5 +214,8 @@ impl ReplicaSource for dps_tally::TallyStore {
     }
     fn put_setting(&self, key: &str, value: &str) -> Result<(), SourceError> {
         dps_tally::TallyStore::put_setting(self, key, value).map_err(tally_err)
+    }
+    fn put_settings(&self, pairs: &[(&str, &str)]) -> Result<(), SourceError> {
+        dps_tally::TallyStore::put_settings(self, pairs).map_err(tally_err)
     }
 }

@@ -112,8 +112,6 @@ impl Settings {
         .map_err(TallyError::io(&tmp))?;
         let path = Settings::path(dir);
         std::fs::rename(&tmp, &path).map_err(TallyError::io(&path))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(TallyError::io(dir))
+        crate::store::fsync_dir(dir)
     }
 }

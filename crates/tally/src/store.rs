@@ -923,13 +923,23 @@ impl TallyStore {
     /// Stores a small setting durably. Setting `device_id` changes the
     /// replica's device from the random pre-enrolment one (see `replica`).
     pub fn put_setting(&self, name: &str, value: &str) -> Result<()> {
-        Self::check_setting_name(name)?;
+        self.put_settings(&[(name, value)])
+    }
+
+    /// Stores several settings in one durable write of the settings file
+    /// (all or none of them), as [`Self::put_setting`] would one by one.
+    pub fn put_settings(&self, pairs: &[(&str, &str)]) -> Result<()> {
+        for (name, _) in pairs {
+            Self::check_setting_name(name)?;
+        }
         self.update_settings(|s| {
-            s.values.insert(name.to_owned(), value.to_owned());
+            for (name, value) in pairs {
+                s.values.insert((*name).to_owned(), (*value).to_owned());
+            }
         })?;
-        if name == SETTING_DEVICE_ID {
+        if let Some((_, value)) = pairs.iter().rev().find(|(n, _)| *n == SETTING_DEVICE_ID) {
             let mut d = self.device.write().unwrap_or_else(|p| p.into_inner());
-            *d = value.to_owned();
+            *d = (*value).to_owned();
         }
         Ok(())
     }
