@@ -149,6 +149,9 @@ pub enum Command {
 
 /// The card in the reader, as far as a journey may need it.
 struct HeldCard {
+    /// The reader it is in (`None` for a training sample): with several
+    /// readers, the kiosk serves this card and ignores the others.
+    reader: Option<String>,
     number: Option<SecretString>,
     birth: Option<Zeroizing<PartialDate>>,
     postcode: Option<SecretString>,
@@ -176,9 +179,6 @@ pub struct Kiosk {
     reader: ReaderState,
     readers: Vec<String>,
     card: Option<HeldCard>,
-    /// The reader whose card is held (`None` for a training sample): with
-    /// several readers, the kiosk serves that card and ignores the others.
-    serving: Option<String>,
     screen: State,
     training: bool,
     /// The reader state to go back to when a sample card is taken out.
@@ -206,7 +206,6 @@ impl Kiosk {
             reader: ReaderState::Starting,
             readers: Vec::new(),
             card: None,
-            serving: None,
             screen: State::Welcome,
             training: false,
             reader_before_sample: None,
@@ -307,8 +306,8 @@ impl Kiosk {
                     self.reader_before_sample = Some(self.reader);
                 }
                 self.reader = ReaderState::Read;
-                self.serving = None;
                 self.card = Some(HeldCard {
+                    reader: None,
                     first_name: Some(SecretString::from(sample.first_name)),
                     number: Some(SecretString::from(sample.number)),
                     birth: Some(Zeroizing::new(sample_birth(sample))),
@@ -362,7 +361,6 @@ impl Kiosk {
                 // Idle or the steward sending everyone home: nothing of the
                 // resident stays, even if their card is still in.
                 self.card = None;
-                self.serving = None;
                 self.screen = State::Welcome;
                 visit
             }
@@ -440,7 +438,9 @@ impl Kiosk {
 
     /// A resident is being served with a card from another reader than `reader`.
     fn serving_other(&self, reader: &str) -> bool {
-        self.card.is_some() && self.serving.as_deref() != Some(reader)
+        self.card
+            .as_ref()
+            .is_some_and(|c| c.reader.as_deref() != Some(reader))
     }
 
     fn card_event_inner(&mut self, event: dps_eid::Event, today: NaiveDate) -> Option<VisitRecord> {
@@ -474,7 +474,11 @@ impl Kiosk {
                     self.reader = ReaderState::NoReader;
                     return self.card_gone(today);
                 }
-                if self.card.is_some() && self.serving.as_deref() == Some(reader.as_str()) {
+                if self
+                    .card
+                    .as_ref()
+                    .is_some_and(|c| c.reader.as_deref() == Some(reader.as_str()))
+                {
                     // The watcher reports the card's removal first; this is
                     // for a reader that vanished with its card.
                     self.reader = ReaderState::InsertCard;
@@ -495,8 +499,8 @@ impl Kiosk {
                     return None;
                 }
                 self.reader = ReaderState::Read;
-                self.serving = Some(reader);
                 self.card = Some(HeldCard {
+                    reader: Some(reader),
                     first_name: data.first_given_name().map(SecretString::from),
                     number: data.national_number.clone(),
                     birth: data.birth_date.clone(),
@@ -534,7 +538,6 @@ impl Kiosk {
     /// ends (counted as abandoned if it had started, by the flow's rules).
     fn card_gone(&mut self, today: NaiveDate) -> Option<VisitRecord> {
         let had_card = self.card.take().is_some();
-        self.serving = None;
         match self.screen {
             State::Journey { .. } if had_card => {
                 let visit = self.journey_input(
