@@ -76,11 +76,11 @@ pub enum SigShape {
 /// verification module; a function pointer keeps this module crypto-free.
 pub type ShapeOf = fn(&[u8]) -> SigShape;
 
-/// The card's files this project reads, in the order [`read_card`] reads them.
+/// The card's files this project reads and checks, in the order [`read_card`]
+/// reads them (after the RRN certificate, which goes to
+/// [`FileSink::certificate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardFile {
-    /// 3F00/DF00/503C, the RRN certificate (DER, padding not read).
-    RrnCert,
     /// 4034: signs (4033 without trailing zeros) ‖ (4032 as read).
     AddressSig,
     /// 4032: signs 4031.

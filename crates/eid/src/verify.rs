@@ -294,13 +294,10 @@ fn verify_with(key: &Key, hash: Hash, msg: &[u8], sig: &[u8]) -> bool {
             k.verify(scheme, &hashed, sig).is_ok()
         }
         Key::P384 { key, sec1 } => {
-            // The file holds a DER signature followed by zeros: its length is byte[1] + 2.
-            let Some(len) = crate::apdu::der_len(sig) else {
+            let der = der_part(sig);
+            if der.is_empty() {
                 return false;
-            };
-            let Some(der) = sig.get(..len) else {
-                return false;
-            };
+            }
             let ring_alg = match hash {
                 Hash::Sha384 => Some(&ring::signature::ECDSA_P384_SHA384_ASN1),
                 Hash::Sha256 => Some(&ring::signature::ECDSA_P384_SHA256_ASN1),
@@ -684,7 +681,6 @@ impl FileSink for CardCheck<'_> {
             _ => return,
         };
         match file {
-            CardFile::RrnCert => {}
             CardFile::AddressSig => {
                 let sig = if ec { der_part(data) } else { data };
                 self.send(Job::Signature(file, sig.to_vec()));
@@ -711,9 +707,7 @@ impl FileSink for CardCheck<'_> {
                     self.send(Job::Hash(file, Zeroizing::new(h)));
                 } else {
                     // Sized exactly: a copy of the file, wiped when dropped.
-                    let mut copy = Zeroizing::new(Vec::with_capacity(data.len()));
-                    copy.extend_from_slice(data);
-                    self.send(Job::Message(file, copy));
+                    self.send(Job::Message(file, Zeroizing::new(data.to_vec())));
                 }
             }
         }

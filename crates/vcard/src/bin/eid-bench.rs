@@ -93,7 +93,7 @@ fn main() -> Result<()> {
         (median(each), mean)
     };
     drop(card);
-    wait_state(&ctx, &reader0, false)?;
+    pcscd.wait_card(0, false, Duration::from_secs(5))?;
     println!("date: {}", chrono_free_now());
     println!("load average at start: {}", loadavg());
     if latency_us > 0 {
@@ -240,7 +240,7 @@ fn main() -> Result<()> {
             raw_total.as_secs_f64() / budget.as_secs_f64()
         );
         drop(card);
-        wait_state(&ctx, &reader0, false)?;
+        pcscd.wait_card(0, false, Duration::from_secs(5))?;
     }
     println!("load average at end: {}", loadavg());
 
@@ -327,20 +327,6 @@ fn chrono_free_now() -> String {
 
 /// Waits (blocking in get_status_change, no polling) until the reader is empty
 /// (`present == false`) or holds a card.
-fn wait_state(ctx: &pcsc::Context, reader: &std::ffi::CStr, present: bool) -> Result<()> {
-    let mut rs = [pcsc::ReaderState::new(
-        reader.to_owned(),
-        pcsc::State::UNAWARE,
-    )];
-    loop {
-        ctx.get_status_change(Duration::from_secs(5), &mut rs)?;
-        if rs[0].event_state().contains(pcsc::State::PRESENT) == present {
-            return Ok(());
-        }
-        rs[0].sync_current_state();
-    }
-}
-
 /// Waits (blocking in get_status_change, no polling) until the card is
 /// present, then connects.
 fn connect_when_present(ctx: &pcsc::Context, reader: &std::ffi::CStr) -> Result<pcsc::Card> {
