@@ -225,8 +225,9 @@ fn table_for(sec1: &[u8], key: &p384::ecdsa::VerifyingKey) -> Arc<FixedBase> {
 /// How the signature files of a card with this RRN certificate look.
 ///
 /// Reads the key's type from the certificate without building the key (an EC
-/// point check costs as much as an APDU). The reader asks the chain cache
-/// first ([`CardCheck`]), so this runs only for a certificate not seen before.
+/// point check costs as much as an APDU). For reads that check nothing while
+/// the card talks (`read_raw`, `read_card`); the kiosk's reader
+/// ([`CardCheck`]) takes the shape from the chain it checks instead.
 pub fn shape_of(rrn_der: &[u8]) -> SigShape {
     let Ok(cert) = Certificate::from_der(rrn_der) else {
         return SigShape::Unknown;
