@@ -338,15 +338,54 @@ pub(crate) fn open_sled(path: &Path) -> std::result::Result<sled::Db, OpenFailur
     // handle closing (a compaction reopens what it just wrote): wait, briefly.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let mut pause = std::time::Duration::from_millis(2);
+    let mut retried = false;
     loop {
         match try_open_sled(path) {
             Err(OpenFailure::InUse) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(100));
             }
+            // Only once sled has refused the files: no live handle of ours
+            // can be writing a snapshot then.
+            r @ Err(OpenFailure::Damaged(_)) => {
+                if retried || !remove_unfinished_snapshots(path) {
+                    return r;
+                }
+                retried = true;
+            }
             r => return r,
         }
     }
+}
+
+/// sled 0.34 writes a snapshot to `snap.<lsn>.generating` and renames it
+/// when complete; a process killed in between leaves the unfinished file,
+/// and the next open takes it for the newest snapshot and fails with
+/// "Read corrupted data at file offset None" (spacejam/sled#1527, #1533;
+/// seen here by the compaction crash test, about one kill in a thousand).
+/// Such a file is never a finished snapshot, and the log still holds what it
+/// would have summarised, so removing it loses nothing. Returns whether any
+/// was removed.
+fn remove_unfinished_snapshots(path: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    let mut removed = false;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.")
+            && name.ends_with(".generating")
+            && std::fs::remove_file(e.path()).is_ok()
+        {
+            removed = true;
+        }
+    }
+    if removed {
+        // Best effort: the next open would remove it again if this is lost.
+        let _ = fsync_dir(path);
+    }
+    removed
 }
 
 fn try_open_sled(path: &Path) -> std::result::Result<sled::Db, OpenFailure> {
