@@ -71,12 +71,16 @@ pub fn steward_status(state: tauri::State<'_, AppState>) -> Result<StewardStatus
 }
 
 fn reply(shared: &Shared) -> Result<StewardReply, IpcError> {
-    let sync = shared.sync_now();
-    let steward = shared
-        .steward
-        .lock()
-        .map_err(|_| IpcError::new("generic"))?;
-    Ok(steward.reply(sync, Utc::now())?)
+    let (reply, seq) = shared.stamped(|sync| -> Result<StewardReply, IpcError> {
+        let steward = shared
+            .steward
+            .lock()
+            .map_err(|_| IpcError::new("generic"))?;
+        Ok(steward.reply(sync, Utc::now())?)
+    });
+    let mut reply = reply?;
+    reply.status.seq = seq;
+    Ok(reply)
 }
 
 #[tauri::command]

@@ -37,6 +37,9 @@ pub struct Shared {
     pub quitting: AtomicBool,
     /// `--data-dir` or the XDG default (store, settings, logs).
     pub data_dir: std::path::PathBuf,
+    /// The last `StewardStatus::seq` handed out; held while a status's state
+    /// is read, so a higher number always means newer state.
+    status_seq: Mutex<u64>,
 }
 
 pub struct AppState {
@@ -68,8 +71,18 @@ impl Shared {
     }
 
     pub fn steward_status(&self) -> Option<StewardStatus> {
-        let status = self.sync_now();
-        self.steward.lock().ok().map(|s| s.status(status))
+        let (status, seq) = self.stamped(|sync| self.steward.lock().ok().map(|s| s.status(sync)));
+        status.map(|st| StewardStatus { seq, ..st })
+    }
+
+    /// Reads a status's state with `read` under the stamp lock and returns
+    /// its `seq`: a status stamped later was read later, so the window can
+    /// drop one that arrives after a newer one.
+    pub fn stamped<T>(&self, read: impl FnOnce(SyncStatus) -> T) -> (T, u64) {
+        let mut last = self.status_seq.lock().unwrap_or_else(|p| p.into_inner());
+        *last += 1;
+        let seq = *last;
+        (read(self.sync_now()), seq)
     }
 
     /// After any change of the kiosk: tell the sync loop whether a journey is
@@ -257,6 +270,7 @@ fn open_backend(data_dir: &std::path::Path) -> Backend {
         journey: journey_tx,
         quitting: AtomicBool::new(false),
         data_dir: data_dir.to_owned(),
+        status_seq: Mutex::new(0),
     });
     Backend {
         shared,

@@ -243,6 +243,11 @@ pub struct StewardStatus {
     /// screen.
     pub notice: bool,
     pub sync: SyncStatus,
+    /// Where this status stands among all the statuses sent to the window
+    /// (events and command replies), stamped by the shell in the order their
+    /// state was read; 0 until stamped. Replies and events can arrive out of
+    /// order, so the window never replaces a status with a lower `seq`.
+    pub seq: u64,
 }
 
 /// A notice for the steward, shown in the steward area until acknowledged.
@@ -459,6 +464,7 @@ impl Steward {
                 store_problem: self.store_problem.clone(),
                 notice: false,
                 sync,
+                seq: 0,
             };
         };
         let session = store.current_session().ok().flatten().map(|s| {
@@ -481,6 +487,7 @@ impl Steward {
             store_problem: self.store_problem.clone(),
             notice: !store.notices().is_empty(),
             sync,
+            seq: 0,
         }
     }
 

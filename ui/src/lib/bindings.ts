@@ -176,7 +176,14 @@ store_problem: string | null,
  * Only a flag: the details are behind the PIN, never on a resident's
  * screen.
  */
-notice: boolean, sync: SyncStatus, };
+notice: boolean, sync: SyncStatus, 
+/**
+ * Where this status stands among all the statuses sent to the window
+ * (events and command replies), stamped by the shell in the order their
+ * state was read; 0 until stamped. Replies and events can arrive out of
+ * order, so the window never replaces a status with a lower `seq`.
+ */
+seq: number, };
 
 export type SiteOption = { id: Code, name: string, municipality: string, };
 
